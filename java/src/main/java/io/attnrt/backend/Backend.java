@@ -1,0 +1,173 @@
+package io.attnrt.backend;
+
+import io.attnrt.tensor.DType;
+import io.attnrt.tensor.Tensor;
+import java.nio.ByteBuffer;
+
+/**
+ * The ops a Llama-family decoder needs, over tensors this backend owns. No op moves tensor data to the
+ * host: only {@link #download} does. Index metadata — token ids, positions, sequence boundaries, KV slots,
+ * block tables — is passed as host {@code int[]}, which a device backend copies up with the launch.
+ *
+ * <p>Shapes are row-major. "Tokens" below means the rows of a ragged batch laid end to end: several
+ * sequences of different lengths concatenated along the first dimension. Activations are F32; weights
+ * (the {@code weight}/{@code table} arguments) and KV caches may be F32, F16 or BF16.
+ *
+ * <p>Ops check every shape and dtype they receive and throw {@link IllegalArgumentException} naming the
+ * argument and the shapes when one is wrong; they never write partial results on a bad argument.
+ * Output tensors may not alias inputs unless the op says so.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name: {@code reference}, {@code cpu}, {@code cuda}. */
+    String name();
+
+    /** One line on how this backend runs (device, SIMD width, threads...), for logs and reports. */
+    String description();
+
+    // ---------------------------------------------------------------- memory
+
+    /** A new zero-filled tensor. */
+    Tensor allocate(DType dtype, int... shape);
+
+    /** A new tensor holding {@code data} (row-major, length = product of shape) converted to {@code dtype}. */
+    Tensor upload(float[] data, DType dtype, int... shape);
+
+    /**
+     * A new tensor holding raw little-endian elements of {@code dtype} — exactly numel·byteSize bytes from
+     * the buffer's position (a memory-mapped safetensors region, for instance). The buffer is not retained.
+     */
+    Tensor uploadRaw(ByteBuffer littleEndian, DType dtype, int... shape);
+
+    /** The tensor's elements converted to F32, row-major. */
+    float[] download(Tensor t);
+
+    /** Overwrites an existing tensor with {@code data} (converted to its dtype); lengths must match. */
+    void write(Tensor dst, float[] data);
+
+    /** Releases the tensor's storage; later use of it is an error. Freeing twice is a no-op. */
+    void free(Tensor t);
+
+    /** Bytes currently held by live tensors of this backend. */
+    long bytesInUse();
+
+    /** Waits for queued work to finish (device backends); a no-op on the CPU. */
+    default void synchronize() {
+    }
+
+    @Override
+    void close();
+
+    // ---------------------------------------------------------------- ops
+
+    /**
+     * {@code out[i, :] = table[rows[i], :]}. Embedding lookup (table = token embeddings, rows = token ids)
+     * and picking rows out of a batch (e.g. the last token of each sequence).
+     *
+     * @param table [R, C] any dtype
+     * @param rows  indices in [0, R)
+     * @param out   [rows.length, C] F32
+     */
+    void gatherRows(Tensor table, int[] rows, Tensor out);
+
+    /**
+     * {@code out = x / sqrt(mean(x²) + eps) · weight}, row by row.
+     *
+     * @param x      [N, C] F32
+     * @param weight [C] any dtype
+     * @param out    [N, C] F32; may be {@code x}
+     */
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /**
+     * Residual add fused with the next norm: {@code residual += delta; out = rmsNorm(residual)}.
+     *
+     * @param residual [N, C] F32, updated in place
+     * @param delta    [N, C] F32
+     * @param out      [N, C] F32, distinct from residual
+     */
+    void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out);
+
+    /**
+     * {@code out = x · weightᵀ}: for every token n and output feature o, {@code sum_i x[n,i]·weight[o,i]}.
+     *
+     * @param x      [N, IN] F32
+     * @param weight [OUT, IN] any dtype (the Hugging Face nn.Linear layout)
+     * @param out    [N, OUT] F32
+     */
+    void linear(Tensor x, Tensor weight, Tensor out);
+
+    /**
+     * Rotary position embedding in place on {@code x} [N, numHeads·headDim] F32; token n is at
+     * {@code positions[n]}. headDim must be even.
+     */
+    void rope(Tensor x, int[] positions, int numHeads, int headDim, RopeSpec rope);
+
+    /**
+     * Attention over a ragged batch of whole sequences (prefill). Sequence s owns token rows
+     * {@code [seqStarts[s], seqStarts[s+1])} of q, k and v; position i of a sequence is its i-th row.
+     * Each query sees the keys of its own sequence allowed by {@link AttentionSpec#visible}.
+     *
+     * @param q         [T, numHeads·headDim] F32
+     * @param k         [T, numKvHeads·headDim] F32
+     * @param v         [T, numKvHeads·headDim] F32
+     * @param seqStarts B+1 non-decreasing offsets, first 0, last T
+     * @param out       [T, numHeads·headDim] F32
+     * @param lse       null, or [T, numHeads] F32 receiving the natural-log log-sum-exp of each row's
+     *                  scaled scores
+     */
+    void attentionPrefill(Tensor q, Tensor k, Tensor v, int[] seqStarts, AttentionSpec spec, Tensor out, Tensor lse);
+
+    /**
+     * Writes token rows into a paged KV cache: row n of k and v goes to slot {@code slots[n]}, i.e. block
+     * {@code slots[n] / blockSize}, offset {@code slots[n] % blockSize}.
+     *
+     * @param keyCache   [numBlocks, blockSize, numKvHeads, headDim] (F32, F16 or BF16)
+     * @param valueCache same shape and dtype as keyCache
+     * @param k          [N, numKvHeads·headDim] F32
+     * @param v          [N, numKvHeads·headDim] F32
+     * @param slots      N slot indices in [0, numBlocks·blockSize)
+     */
+    void kvAppend(Tensor keyCache, Tensor valueCache, Tensor k, Tensor v, int[] slots);
+
+    /**
+     * One query token per sequence against its paged KV cache (decode). Sequence b has
+     * {@code contextLens[b]} cached tokens; its token t lives in block
+     * {@code blockTables[b·maxBlocksPerSeq + t / blockSize]} at offset {@code t % blockSize}. The query is at
+     * position {@code contextLens[b] − 1} (its own K/V already appended), so the mask of
+     * {@link AttentionSpec#visible} applies with i = contextLens[b] − 1.
+     *
+     * @param q               [B, numHeads·headDim] F32
+     * @param keyCache        [numBlocks, blockSize, numKvHeads, headDim]
+     * @param valueCache      same as keyCache
+     * @param blockTables     B·maxBlocksPerSeq physical block ids (unused tail entries are ignored)
+     * @param maxBlocksPerSeq the row stride of blockTables
+     * @param contextLens     B lengths ≥ 0; 0 yields a zero output row and lse −∞
+     * @param out             [B, numHeads·headDim] F32
+     * @param lse             null or [B, numHeads] F32
+     */
+    void attentionDecode(Tensor q, Tensor keyCache, Tensor valueCache, int[] blockTables, int maxBlocksPerSeq,
+                         int[] contextLens, AttentionSpec spec, Tensor out, Tensor lse);
+
+    /** Copies whole blocks of a paged cache: block {@code dst[i]} becomes a copy of block {@code src[i]}. */
+    void copyBlocks(Tensor cache, int[] src, int[] dst);
+
+    /**
+     * The SwiGLU gate: {@code out = silu(gate) · up} element-wise, silu(x) = x / (1 + e^−x).
+     * All [N, F] F32; out may be gate or up.
+     */
+    void swiglu(Tensor gate, Tensor up, Tensor out);
+
+    /** {@code out = a + b} element-wise, same shapes, F32; out may be a or b. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    /** Per row of logits [B, V] F32: the index of the largest value (lowest index among ties). */
+    int[] argmax(Tensor logits);
+
+    /**
+     * Per row of logits [B, V] F32: a token drawn as {@link SamplingParams} defines, with
+     * {@code uniforms[b]} in [0, 1) as the row's random draw (the caller owns the seeded generators, so
+     * results do not depend on the backend).
+     */
+    int[] sample(Tensor logits, SamplingParams[] params, double[] uniforms);
+}
