@@ -25,9 +25,8 @@ public class KvCacheExhaustedException extends RuntimeException {
     }
 
     private static String message(String requester, int needed, int free, int blockSize) {
-        return "KV cache exhausted: " + requester + " needs " + needed + (needed == 1 ? " block" : " blocks")
-                + (blockSize > 0 ? " of " + blockSize + " tokens" : "") + " but only " + free
-                + (free == 1 ? " is" : " are") + " free";
+        return "KV cache exhausted (" + requester + "): " + needed + (needed == 1 ? " block" : " blocks")
+                + (blockSize > 0 ? " of " + blockSize + " tokens" : "") + " needed, only " + free + " free";
     }
 
     public String requester() {

@@ -25,7 +25,7 @@ class BlockAllocatorTest {
         assertEquals(1, e.blocksNeeded());
         assertEquals(0, e.blocksFree());
         assertEquals(16, e.blockSize());
-        assertTrue(e.getMessage().contains("needs 1 block of 16 tokens but only 0 are free"), e.getMessage());
+        assertTrue(e.getMessage().contains("(block allocator): 1 block of 16 tokens needed, only 0 free"), e.getMessage());
         a.checkInvariants();
     }
 
