@@ -131,8 +131,8 @@ public final class LlamaWeights implements AutoCloseable {
             throw e;
         }
         LlamaWeights w = new LlamaWeights(cfg, uploaded);
-        LOG.info("loaded {} weight tensors ({} MiB) from {} onto the {} backend", uploaded.size(),
-                w.bytes() >> 20, files.directory(), backend.name());
+        LOG.info("loaded {} weight tensors ({}) from {} onto the {} backend", uploaded.size(),
+                String.format("%.2f MiB", w.bytes() / 1048576.0), files.directory(), backend.name());
         return w;
     }
 
