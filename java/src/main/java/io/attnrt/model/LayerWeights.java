@@ -1,0 +1,20 @@
+package io.attnrt.model;
+
+import io.attnrt.tensor.Tensor;
+
+/**
+ * The weights of one decoder layer, in the Hugging Face nn.Linear layout [out_features, in_features].
+ *
+ * @param attnNorm [hidden] input_layernorm
+ * @param wq       [heads·headDim, hidden]
+ * @param wk       [kvHeads·headDim, hidden]
+ * @param wv       [kvHeads·headDim, hidden]
+ * @param wo       [hidden, heads·headDim]
+ * @param mlpNorm  [hidden] post_attention_layernorm
+ * @param wGate    [intermediate, hidden]
+ * @param wUp      [intermediate, hidden]
+ * @param wDown    [hidden, intermediate]
+ */
+public record LayerWeights(Tensor attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor mlpNorm,
+                           Tensor wGate, Tensor wUp, Tensor wDown) {
+}

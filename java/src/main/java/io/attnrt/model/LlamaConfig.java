@@ -1,0 +1,336 @@
+package io.attnrt.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.attnrt.backend.AttentionSpec;
+import io.attnrt.backend.RopeSpec;
+import io.attnrt.backend.RopeStyle;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The architecture of a Llama-family decoder, as a Hugging Face {@code config.json} describes it.
+ * Field names in error messages are the Hugging Face ones, so a user can find them in the file.
+ *
+ * <p>Attention is always causal with rotate-half RoPE (the Hugging Face Llama layout); the MLP is SwiGLU.
+ *
+ * @param hiddenSize            model width (hidden_size)
+ * @param intermediateSize      MLP width (intermediate_size)
+ * @param numAttentionHeads     query heads (num_attention_heads)
+ * @param numKeyValueHeads      key/value heads (num_key_value_heads); divides numAttentionHeads
+ * @param numHiddenLayers       decoder layers (num_hidden_layers)
+ * @param headDim               dimension of one head (head_dim); even
+ * @param rmsNormEps            epsilon of every RMSNorm (rms_norm_eps)
+ * @param ropeTheta             RoPE base (rope_theta)
+ * @param vocabSize             tokens in the vocabulary (vocab_size)
+ * @param maxPositionEmbeddings longest supported sequence (max_position_embeddings)
+ * @param tieWordEmbeddings     the output head reuses the token embedding (tie_word_embeddings)
+ */
+public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
+                          int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
+                          int maxPositionEmbeddings, boolean tieWordEmbeddings) {
+
+    public static final double DEFAULT_ROPE_THETA = 10000.0;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public LlamaConfig {
+        validate(null, hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim,
+                rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings);
+    }
+
+    /** Reads and validates a Hugging Face {@code config.json}. */
+    public static LlamaConfig load(Path configJson) {
+        if (!Files.isRegularFile(configJson)) {
+            throw new IllegalArgumentException("config file " + configJson + " does not exist or is not a file");
+        }
+        String text;
+        try {
+            text = Files.readString(configJson, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read config file " + configJson + ": " + e.getMessage(), e);
+        }
+        return parse(text, configJson.toString());
+    }
+
+    /**
+     * Parses a Hugging Face {@code config.json} text; {@code sourceName} (usually the file) starts every error
+     * message. Fields other than the architecture's are ignored; settings this runtime cannot honour
+     * (rope_scaling, an activation other than silu, biases) are rejected rather than silently dropped.
+     */
+    public static LlamaConfig parse(String json, String sourceName) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(sourceName + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (root == null || root.isMissingNode()) {
+            throw new ModelFormatException(sourceName + ": not valid JSON: the text is empty");
+        }
+        if (!root.isObject()) {
+            throw new ModelFormatException(sourceName + ": a config must be a JSON object");
+        }
+        Fields f = new Fields(root, sourceName);
+
+        JsonNode act = f.present("hidden_act");
+        if (act != null && !(act.isTextual() && act.asText().equals("silu"))) {
+            throw new ModelFormatException(sourceName + ": hidden_act " + act + " is not supported (only \"silu\")");
+        }
+        JsonNode scaling = f.present("rope_scaling");
+        if (scaling != null) {
+            throw new ModelFormatException(sourceName + ": rope_scaling " + scaling
+                    + " is not supported (only plain RoPE with rope_theta)");
+        }
+        for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
+            if (f.optionalBoolean(bias, false)) {
+                throw new ModelFormatException(sourceName + ": " + bias + "=true is not supported (no bias tensors)");
+            }
+        }
+
+        int hidden = f.requiredInt("hidden_size");
+        int intermediate = f.requiredInt("intermediate_size");
+        int heads = f.requiredInt("num_attention_heads");
+        int layers = f.requiredInt("num_hidden_layers");
+        int vocab = f.requiredInt("vocab_size");
+        double eps = f.requiredDouble("rms_norm_eps");
+        int maxPos = f.requiredInt("max_position_embeddings");
+        int kvHeads = f.optionalInt("num_key_value_heads", heads);
+        Integer explicitHeadDim = f.present("head_dim") == null ? null : f.requiredInt("head_dim");
+        double theta = f.present("rope_theta") == null ? DEFAULT_ROPE_THETA : f.requiredDouble("rope_theta");
+        boolean tie = f.optionalBoolean("tie_word_embeddings", false);
+
+        int headDim;
+        if (explicitHeadDim != null) {
+            headDim = explicitHeadDim;
+        } else {
+            if (heads > 0 && hidden % heads != 0) {
+                throw new ModelFormatException(sourceName + ": num_attention_heads=" + heads
+                        + " does not divide hidden_size=" + hidden + " (and there is no head_dim field)");
+            }
+            headDim = heads > 0 ? hidden / heads : 0;
+        }
+        validate(sourceName, hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos);
+        return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie);
+    }
+
+    /**
+     * The synthetic model the benchmarks use (about 56M parameters): vocab 32000, hidden 512, 8 layers, 8 heads,
+     * 4 KV heads, head_dim 64, intermediate 1408, untied.
+     */
+    public static LlamaConfig benchmark() {
+        return builder().vocabSize(32000).hiddenSize(512).numHiddenLayers(8).numAttentionHeads(8)
+                .numKeyValueHeads(4).intermediateSize(1408).maxPositionEmbeddings(4096).build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Width of the concatenated query heads, numAttentionHeads·headDim. */
+    public int qWidth() {
+        return numAttentionHeads * headDim;
+    }
+
+    /** Width of the concatenated key (or value) heads, numKeyValueHeads·headDim. */
+    public int kvWidth() {
+        return numKeyValueHeads * headDim;
+    }
+
+    /** Causal attention with this config's heads and the usual 1/√headDim scale. */
+    public AttentionSpec attentionSpec() {
+        return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true);
+    }
+
+    /** Hugging Face Llama RoPE: rotate-half pairs, base rope_theta. */
+    public RopeSpec ropeSpec() {
+        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF);
+    }
+
+    /** Number of weights, counting a tied embedding once. */
+    public long parameterCount() {
+        long h = hiddenSize;
+        long perLayer = 2 * h                              // the two norms
+                + h * qWidth() + 2 * h * kvWidth()         // q, k, v
+                + (long) qWidth() * h                      // o
+                + 3 * h * intermediateSize;                // gate, up, down
+        long embed = (long) vocabSize * h;
+        return embed + numHiddenLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+    }
+
+    private static void validate(String source, int hidden, int intermediate, int heads, int kvHeads, int layers,
+                                 int headDim, double eps, double theta, int vocab, int maxPos) {
+        positive(source, "hidden_size", hidden);
+        positive(source, "intermediate_size", intermediate);
+        positive(source, "num_attention_heads", heads);
+        positive(source, "num_key_value_heads", kvHeads);
+        positive(source, "num_hidden_layers", layers);
+        positive(source, "head_dim", headDim);
+        positive(source, "vocab_size", vocab);
+        positive(source, "max_position_embeddings", maxPos);
+        if (!(eps > 0) || Double.isInfinite(eps)) {
+            throw error(source, "rms_norm_eps must be a finite number > 0, got " + eps);
+        }
+        if (!(theta > 1) || Double.isInfinite(theta)) {
+            throw error(source, "rope_theta must be a finite number > 1, got " + theta);
+        }
+        if (heads % kvHeads != 0) {
+            throw error(source, "num_key_value_heads=" + kvHeads + " does not divide num_attention_heads=" + heads);
+        }
+        if (headDim % 2 != 0) {
+            throw error(source, "head_dim=" + headDim + " is odd; rotary embeddings need an even head_dim");
+        }
+        if ((long) heads * headDim > Integer.MAX_VALUE) {
+            throw error(source, "num_attention_heads=" + heads + " x head_dim=" + headDim + " is too large");
+        }
+    }
+
+    private static void positive(String source, String field, int value) {
+        if (value <= 0) {
+            throw error(source, field + " must be > 0, got " + value);
+        }
+    }
+
+    private static IllegalArgumentException error(String source, String message) {
+        return source == null ? new IllegalArgumentException("LlamaConfig: " + message)
+                : new ModelFormatException(source + ": " + message);
+    }
+
+    /** Typed access to config fields, with errors naming the file and the field. */
+    private record Fields(JsonNode root, String source) {
+        /** The field's node, or null when it is absent or JSON null (Hugging Face writes null for "unset"). */
+        JsonNode present(String name) {
+            JsonNode n = root.get(name);
+            return n == null || n.isNull() ? null : n;
+        }
+
+        int requiredInt(String name) {
+            JsonNode n = present(name);
+            if (n == null) {
+                throw new ModelFormatException(source + ": missing required field '" + name + "'");
+            }
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw new ModelFormatException(source + ": field '" + name + "' must be an integer, got " + n);
+            }
+            return n.intValue();
+        }
+
+        int optionalInt(String name, int fallback) {
+            return present(name) == null ? fallback : requiredInt(name);
+        }
+
+        double requiredDouble(String name) {
+            JsonNode n = present(name);
+            if (n == null) {
+                throw new ModelFormatException(source + ": missing required field '" + name + "'");
+            }
+            if (!n.isNumber()) {
+                throw new ModelFormatException(source + ": field '" + name + "' must be a number, got " + n);
+            }
+            return n.doubleValue();
+        }
+
+        boolean optionalBoolean(String name, boolean fallback) {
+            JsonNode n = present(name);
+            if (n == null) {
+                return fallback;
+            }
+            if (!n.isBoolean()) {
+                throw new ModelFormatException(source + ": field '" + name + "' must be true or false, got " + n);
+            }
+            return n.booleanValue();
+        }
+    }
+
+    /** Programmatic configs. Unset: num_key_value_heads = heads, head_dim = hidden / heads, defaults as in HF. */
+    public static final class Builder {
+        private int hiddenSize;
+        private int intermediateSize;
+        private int numAttentionHeads;
+        private Integer numKeyValueHeads;
+        private int numHiddenLayers;
+        private Integer headDim;
+        private double rmsNormEps = 1e-5;
+        private double ropeTheta = DEFAULT_ROPE_THETA;
+        private int vocabSize;
+        private int maxPositionEmbeddings = 2048;
+        private boolean tieWordEmbeddings;
+
+        private Builder() {
+        }
+
+        public Builder hiddenSize(int v) {
+            hiddenSize = v;
+            return this;
+        }
+
+        public Builder intermediateSize(int v) {
+            intermediateSize = v;
+            return this;
+        }
+
+        public Builder numAttentionHeads(int v) {
+            numAttentionHeads = v;
+            return this;
+        }
+
+        public Builder numKeyValueHeads(int v) {
+            numKeyValueHeads = v;
+            return this;
+        }
+
+        public Builder numHiddenLayers(int v) {
+            numHiddenLayers = v;
+            return this;
+        }
+
+        public Builder headDim(int v) {
+            headDim = v;
+            return this;
+        }
+
+        public Builder rmsNormEps(double v) {
+            rmsNormEps = v;
+            return this;
+        }
+
+        public Builder ropeTheta(double v) {
+            ropeTheta = v;
+            return this;
+        }
+
+        public Builder vocabSize(int v) {
+            vocabSize = v;
+            return this;
+        }
+
+        public Builder maxPositionEmbeddings(int v) {
+            maxPositionEmbeddings = v;
+            return this;
+        }
+
+        public Builder tieWordEmbeddings(boolean v) {
+            tieWordEmbeddings = v;
+            return this;
+        }
+
+        public LlamaConfig build() {
+            int kv = numKeyValueHeads != null ? numKeyValueHeads : numAttentionHeads;
+            int hd;
+            if (headDim != null) {
+                hd = headDim;
+            } else if (numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0) {
+                throw new IllegalArgumentException("LlamaConfig: num_attention_heads=" + numAttentionHeads
+                        + " does not divide hidden_size=" + hiddenSize + " and no head_dim was given");
+            } else {
+                hd = numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0;
+            }
+            return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
+                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+package io.attnrt.model;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.tensor.DType;
+import io.attnrt.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every weight of a Llama model, uploaded once to a {@link Backend}. Each tensor keeps the dtype it has in the
+ * files (a BF16 checkpoint stays BF16 on the backend). The weights own their tensors: {@link #close()} frees
+ * them. They do not keep the {@link WeightFiles} open: the data is copied on upload.
+ */
+public final class LlamaWeights implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LlamaWeights.class);
+
+    private final LlamaConfig config;
+    private final Tensor embedTokens;
+    private final Tensor finalNorm;
+    private final Tensor lmHead;
+    private final List<LayerWeights> layers;
+    private final List<Tensor> owned;
+    private boolean closed;
+
+    private LlamaWeights(LlamaConfig config, Map<String, Tensor> byName) {
+        this.config = config;
+        this.embedTokens = byName.get(EMBED);
+        this.finalNorm = byName.get(FINAL_NORM);
+        this.lmHead = config.tieWordEmbeddings() ? embedTokens : byName.get(LM_HEAD);
+        List<LayerWeights> ls = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            String p = layerPrefix(i);
+            ls.add(new LayerWeights(byName.get(p + "input_layernorm.weight"), byName.get(p + "self_attn.q_proj.weight"),
+                    byName.get(p + "self_attn.k_proj.weight"), byName.get(p + "self_attn.v_proj.weight"),
+                    byName.get(p + "self_attn.o_proj.weight"), byName.get(p + "post_attention_layernorm.weight"),
+                    byName.get(p + "mlp.gate_proj.weight"), byName.get(p + "mlp.up_proj.weight"),
+                    byName.get(p + "mlp.down_proj.weight")));
+        }
+        this.layers = List.copyOf(ls);
+        this.owned = List.copyOf(byName.values());
+    }
+
+    static final String EMBED = "model.embed_tokens.weight";
+    static final String FINAL_NORM = "model.norm.weight";
+    static final String LM_HEAD = "lm_head.weight";
+
+    static String layerPrefix(int i) {
+        return "model.layers." + i + ".";
+    }
+
+    /** A tensor the config requires, with the shape it must have and the config fields that decide it. */
+    record Required(String name, int[] shape, String because, double initStd, boolean isNorm) {
+    }
+
+    /** The tensors {@code cfg} needs, in upload order (the lm_head only when untied). */
+    static List<Required> requiredTensors(LlamaConfig cfg) {
+        int h = cfg.hiddenSize();
+        int q = cfg.qWidth();
+        int kv = cfg.kvWidth();
+        int inter = cfg.intermediateSize();
+        String hidden = "hidden_size=" + h;
+        String qDims = "num_attention_heads=" + cfg.numAttentionHeads() + ", head_dim=" + cfg.headDim();
+        String kvDims = "num_key_value_heads=" + cfg.numKeyValueHeads() + ", head_dim=" + cfg.headDim();
+        String interDim = "intermediate_size=" + inter;
+        String vocab = "vocab_size=" + cfg.vocabSize();
+        double unitIn = 1.0 / Math.sqrt(h);
+
+        List<Required> out = new ArrayList<>();
+        // A tied embedding is also the output head, so it gets the head's scale to keep the logits O(1).
+        out.add(new Required(EMBED, new int[] {cfg.vocabSize(), h}, vocab + ", " + hidden,
+                cfg.tieWordEmbeddings() ? unitIn : 1.0, false));
+        for (int i = 0; i < cfg.numHiddenLayers(); i++) {
+            String p = layerPrefix(i);
+            out.add(new Required(p + "input_layernorm.weight", new int[] {h}, hidden, 0, true));
+            out.add(new Required(p + "self_attn.q_proj.weight", new int[] {q, h}, qDims + ", " + hidden, unitIn, false));
+            out.add(new Required(p + "self_attn.k_proj.weight", new int[] {kv, h}, kvDims + ", " + hidden, unitIn, false));
+            out.add(new Required(p + "self_attn.v_proj.weight", new int[] {kv, h}, kvDims + ", " + hidden, unitIn, false));
+            out.add(new Required(p + "self_attn.o_proj.weight", new int[] {h, q}, hidden + ", " + qDims,
+                    1.0 / Math.sqrt(q), false));
+            out.add(new Required(p + "post_attention_layernorm.weight", new int[] {h}, hidden, 0, true));
+            out.add(new Required(p + "mlp.gate_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));
+            out.add(new Required(p + "mlp.up_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));
+            out.add(new Required(p + "mlp.down_proj.weight", new int[] {h, inter}, hidden + ", " + interDim,
+                    1.0 / Math.sqrt(inter), false));
+        }
+        out.add(new Required(FINAL_NORM, new int[] {h}, hidden, 0, true));
+        if (!cfg.tieWordEmbeddings()) {
+            out.add(new Required(LM_HEAD, new int[] {cfg.vocabSize(), h}, vocab + ", " + hidden, unitIn, false));
+        }
+        return out;
+    }
+
+    /**
+     * Checks every tensor {@code cfg} needs against the files — presence and shape — and only then uploads
+     * them to {@code backend}. On any failure nothing stays allocated on the backend.
+     */
+    public static LlamaWeights load(WeightFiles files, LlamaConfig cfg, Backend backend) {
+        List<Required> required = requiredTensors(cfg);
+        Map<String, TensorInfo> infos = new LinkedHashMap<>();
+        for (Required r : required) {
+            if (!files.contains(r.name)) {
+                String why = r.name.equals(LM_HEAD) ? " (tie_word_embeddings is false, so the model needs its own"
+                        + " output head)" : " (needed by the config: num_hidden_layers=" + cfg.numHiddenLayers() + ")";
+                throw new ModelFormatException("tensor " + r.name + " is missing from model directory "
+                        + files.directory() + why);
+            }
+            TensorInfo info = files.info(r.name);
+            if (!info.hasShape(r.shape)) {
+                throw new ModelFormatException("tensor " + r.name + " in " + info.file() + " has shape "
+                        + Arrays.toString(info.shape()) + " but the config (" + r.because + ") needs "
+                        + Arrays.toString(r.shape));
+            }
+            infos.put(r.name, info);
+        }
+        logUnused(files, infos.keySet(), cfg);
+
+        Map<String, Tensor> uploaded = new LinkedHashMap<>();
+        try {
+            for (TensorInfo info : infos.values()) {
+                uploaded.put(info.name(), backend.uploadRaw(files.data(info.name()), info.dtype(), info.shape()));
+            }
+        } catch (RuntimeException | Error e) {
+            freeAll(uploaded.values(), e);
+            throw e;
+        }
+        LlamaWeights w = new LlamaWeights(cfg, uploaded);
+        LOG.info("loaded {} weight tensors ({}) from {} onto the {} backend", uploaded.size(),
+                String.format("%.2f MiB", w.bytes() / 1048576.0), files.directory(), backend.name());
+        return w;
+    }
+
+    private static void logUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
+        Set<String> unused = new TreeSet<>();
+        for (String name : files.names()) {
+            // rotary inverse frequencies are recomputed from rope_theta; a tied checkpoint may still carry a copy
+            if (!used.contains(name) && !name.endsWith("rotary_emb.inv_freq")
+                    && !(cfg.tieWordEmbeddings() && name.equals(LM_HEAD))) {
+                unused.add(name);
+            }
+        }
+        if (!unused.isEmpty()) {
+            LOG.warn("{} tensors in {} are not used by the config (more layers than num_hidden_layers?), e.g. {}",
+                    unused.size(), files.directory(), unused.iterator().next());
+        }
+    }
+
+    /**
+     * Synthetic weights for benchmarks, drawn deterministically from {@code seed}: linear weights with a
+     * bell-shaped distribution of mean 0 and standard deviation 1/√fan_in (so unit activations stay O(1)
+     * through every projection), the embedding with standard deviation 1 (1/√hidden when it doubles as the
+     * output head), norm weights 1 ± 0.05. About 50M parameters take well under a second to generate.
+     */
+    public static LlamaWeights random(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
+        Map<String, Tensor> uploaded = new LinkedHashMap<>();
+        try {
+            long index = 0;
+            for (Required r : requiredTensors(cfg)) {
+                long n = 1;
+                for (int d : r.shape) {
+                    n *= d;
+                }
+                if (n > Integer.MAX_VALUE - 8) {
+                    throw new IllegalArgumentException("random weights: tensor " + r.name + " "
+                            + Arrays.toString(r.shape) + " is too large to generate on the heap");
+                }
+                float[] values = new float[(int) n];
+                fillBellShaped(values, mix64(seed ^ mix64(++index)), r.isNorm ? 0.05 : r.initStd);
+                if (r.isNorm) {
+                    for (int i = 0; i < values.length; i++) {
+                        values[i] += 1f;
+                    }
+                }
+                uploaded.put(r.name, backend.upload(values, dtype, r.shape));
+            }
+        } catch (RuntimeException | Error e) {
+            freeAll(uploaded.values(), e);
+            throw e;
+        }
+        return new LlamaWeights(cfg, uploaded);
+    }
+
+    /**
+     * Fills {@code out} with (U1 + U2 + U3 + U4 − 2)·√3·std, U uniform in [0, 1): mean 0, standard deviation
+     * std, close to a normal in shape and bounded by ±2√3·std. Much faster than Gaussian sampling.
+     */
+    private static void fillBellShaped(float[] out, long state, double std) {
+        final float scale = (float) (Math.sqrt(3.0) * std * 0x1p-24);
+        final float center = 2.0f * 0x1p24f;
+        long s = state;
+        for (int i = 0; i < out.length; i++) {
+            s += 0x9E3779B97F4A7C15L;
+            long a = mix64(s);
+            s += 0x9E3779B97F4A7C15L;
+            long b = mix64(s);
+            // four 24-bit uniforms from two 64-bit draws
+            float sum = (float) ((a >>> 40) + ((a >>> 8) & 0xFFFFFF) + (b >>> 40) + ((b >>> 8) & 0xFFFFFF));
+            out[i] = (sum - center) * scale;
+        }
+    }
+
+    /** The SplitMix64 finalizer: a well-mixed 64-bit value from a counter. */
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private static void freeAll(Iterable<Tensor> tensors, Throwable primary) {
+        for (Tensor t : tensors) {
+            try {
+                t.backend().free(t);
+            } catch (RuntimeException suppressed) {
+                primary.addSuppressed(suppressed);
+            }
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** [vocab, hidden] */
+    public Tensor embedTokens() {
+        return live(embedTokens);
+    }
+
+    /** [hidden] model.norm */
+    public Tensor finalNorm() {
+        return live(finalNorm);
+    }
+
+    /** [vocab, hidden]; the same tensor as {@link #embedTokens()} when the embeddings are tied. */
+    public Tensor lmHead() {
+        return live(lmHead);
+    }
+
+    public boolean tiedEmbeddings() {
+        return lmHead == embedTokens;
+    }
+
+    public int numLayers() {
+        return layers.size();
+    }
+
+    public LayerWeights layer(int i) {
+        if (i < 0 || i >= layers.size()) {
+            throw new IndexOutOfBoundsException("layer " + i + " of a model with " + layers.size() + " layers");
+        }
+        live(embedTokens);
+        return layers.get(i);
+    }
+
+    /** Bytes the weights occupy on the backend (a tied embedding counted once). */
+    public long bytes() {
+        long sum = 0;
+        for (Tensor t : owned) { // a tied lm_head is not a tensor of its own
+            sum += t.byteSize();
+        }
+        return sum;
+    }
+
+    private Tensor live(Tensor t) {
+        if (closed) {
+            throw new IllegalStateException("the model weights were closed");
+        }
+        return t;
+    }
+
+    /** Frees every weight tensor; closing twice is a no-op. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException first = null;
+        for (Tensor t : owned) {
+            try {
+                t.backend().free(t);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}
