@@ -99,7 +99,10 @@ public final class OpSuite {
     private OpSuite() {
     }
 
-    /** The full sweep (all ops, shapes, dtypes, masks and edge cases): 73 cases, ~5 s of reference time on one core. */
+    /**
+     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 73 cases, about 5 s of reference
+     * backend time on one core.
+     */
     public static List<OpCase> standard() {
         return build(false);
     }
@@ -389,7 +392,8 @@ public final class OpSuite {
 
     /** Inputs N(0, 1) scaled by 3 so rows have norms far from 1; {@code inPlace} passes x as out. */
     private static OpCase rmsNorm(int rows, int cols, DType weightType, float eps, boolean inPlace) {
-        String shape = "N=" + rows + " C=" + cols + " weight=" + weightType + " eps=" + eps + (inPlace ? " in-place" : "");
+        String shape = "N=" + rows + " C=" + cols + " weight=" + weightType + " eps=" + eps
+                + (inPlace ? " in-place" : "");
         return new HarnessCase("rmsNorm", shape, NORM_ATOL, NORM_RTOL, (rng, reference) -> {
             float[] x = gaussian(rng, rows * cols, 3);
             float[] w = uniform(rng, cols, 1);
@@ -638,7 +642,8 @@ public final class OpSuite {
                     colder[r] = new SamplingParams((float) (p.temperature() * (1 - delta)), p.topK(), p.topP());
                     hotter[r] = new SamplingParams((float) (p.temperature() * (1 + delta)), p.topK(), p.topP());
                     narrower[r] = new SamplingParams(p.temperature(), p.topK(), (float) (p.topP() * (1 - delta)));
-                    wider[r] = new SamplingParams(p.temperature(), p.topK(), (float) Math.min(1, p.topP() * (1 + delta)));
+                    float widerTopP = (float) Math.min(1, p.topP() * (1 + delta));
+                    wider[r] = new SamplingParams(p.temperature(), p.topK(), widerTopP);
                 }
                 int[][] variants = {
                     reference.sample(t, params, lower), reference.sample(t, params, upper),

@@ -49,7 +49,8 @@ class OpSuiteTest {
                 assertEquals(0.0, r.maxAbsError(), r.summary());
                 assertEquals(0.0, r.maxRelError(), r.summary());
             }
-            assertEquals(backendOps(), results.stream().map(OpResult::op).collect(Collectors.toCollection(TreeSet::new)),
+            assertEquals(backendOps(),
+                    results.stream().map(OpResult::op).collect(Collectors.toCollection(TreeSet::new)),
                     "every op of Backend has cases");
             assertEquals(0, candidate.bytesInUse(), "candidate tensors leaked");
             assertEquals(0, reference.bytesInUse(), "reference tensors leaked");
@@ -182,7 +183,8 @@ class OpSuiteTest {
             }
         };
         try (naive; ReferenceBackend reference = new ReferenceBackend()) {
-            List<OpResult> swiglu = OpSuite.runAll(OpSuite.quick().stream().filter(c -> c.op().equals("swiglu")).toList(),
+            List<OpResult> swiglu = OpSuite.runAll(
+                    OpSuite.quick().stream().filter(c -> c.op().equals("swiglu")).toList(),
                     naive, reference, null);
             List<OpResult> large = swiglu.stream().filter(r -> r.shape().contains("|gate|<=100")).toList();
             assertEquals(1, large.size());
@@ -205,7 +207,8 @@ class OpSuiteTest {
         }
 
         private static AttentionSpec scaled(AttentionSpec s) {
-            return new AttentionSpec(s.numHeads(), s.numKvHeads(), s.headDim(), s.causal(), s.window(), s.scale() * 1.05f);
+            return new AttentionSpec(s.numHeads(), s.numKvHeads(), s.headDim(), s.causal(), s.window(),
+                    s.scale() * 1.05f);
         }
 
         private int kvHead(AttentionSpec spec, int h) {
