@@ -354,8 +354,29 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             int blockElems = cache.dim(1) * cache.dim(2) * cache.dim(3);
             Object array = hc.dtype() == DType.F32 ? hc.f32() : hc.bits16();
-            for (int i = 0; i < src.length; i++) {
-                System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
+            // Every copy reads the cache as it was before the call (as parallel device copies do): when a
+            // destination is also a source, the sources are snapshotted first.
+            java.util.Set<Integer> destinations = new java.util.HashSet<>();
+            for (int d : dst) {
+                destinations.add(d);
+            }
+            boolean overlap = false;
+            for (int s : src) {
+                overlap |= destinations.contains(s);
+            }
+            if (!overlap) {
+                for (int i = 0; i < src.length; i++) {
+                    System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
+                }
+            } else {
+                Object before = hc.dtype() == DType.F32 ? new float[src.length * blockElems]
+                        : new short[src.length * blockElems];
+                for (int i = 0; i < src.length; i++) {
+                    System.arraycopy(array, src[i] * blockElems, before, i * blockElems, blockElems);
+                }
+                for (int i = 0; i < src.length; i++) {
+                    System.arraycopy(before, i * blockElems, array, dst[i] * blockElems, blockElems);
+                }
             }
         } finally {
             lock.unlock();

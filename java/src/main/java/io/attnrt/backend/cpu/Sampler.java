@@ -61,13 +61,19 @@ final class Sampler {
         }
         double target = u * keptSum;
         double cumulative = 0;
+        int lastPositive = order[0];
         for (int i = 0; i < kept; i++) {
-            cumulative += p[order[i]];
+            int token = order[i];
+            cumulative += p[token];
+            if (p[token] > 0) {
+                lastPositive = token;
+            }
             if (cumulative > target) {
-                return order[i];
+                return token;
             }
         }
-        return order[kept - 1];
+        // reachable only when u · sum rounds up to the sum itself: the last kept token with any probability
+        return lastPositive;
     }
 
     /** Indices by probability descending, lower index first among ties (a stable merge sort). */
