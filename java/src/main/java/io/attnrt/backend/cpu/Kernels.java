@@ -1,0 +1,87 @@
+package io.attnrt.backend.cpu;
+
+/**
+ * The inner loops of the CPU backend over plain arrays with offsets. Two implementations: {@link ScalarKernels}
+ * (plain Java, always available) and {@code SimdKernels} (the incubating Vector API). The backend loads the
+ * SIMD one reflectively and only when {@code jdk.incubator.vector} is in the boot layer, so no class that
+ * names a vector type is ever loaded on a JVM started without that module.
+ *
+ * <p>Tile conventions shared by the attention code: a score tile holds {@link #keyTile()} columns per row;
+ * query, accumulator and converted key/value rows are packed with stride {@code d} (the head dimension).
+ */
+interface Kernels {
+
+    /** How the kernels compute, for {@link CpuBackend#description()}: "scalar" or "SIMD 512-bit (16 float lanes)". */
+    String describe();
+
+    /** Float lanes per vector (1 for the scalar kernels). */
+    int lanes();
+
+    /** Keys per attention tile: a multiple of {@link #lanes()} sized for the score kernel's registers. */
+    int keyTile();
+
+    // ------------------------------------------------------------ element-wise
+
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    float sumOfSquares(float[] a, int off, int n);
+
+    /** {@code out[i] = x[i] · s · w[i]}. */
+    void scaleMul(float[] x, int xOff, float s, float[] w, int wOff, float[] out, int outOff, int n);
+
+    /** {@code out[i] = a[i] + b[i]}; out may be a or b. */
+    void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n);
+
+    /** {@code out[i] = silu(g[i]) · u[i]}; out may be g or u. Finite for any finite gate. */
+    void swiglu(float[] g, int gOff, float[] u, int uOff, float[] out, int outOff, int n);
+
+    /** {@code a[i] *= s}. */
+    void scale(float[] a, int off, int n, float s);
+
+    /** {@code dst[i] = s · src[i]}. */
+    void copyScaled(float[] src, int srcOff, float s, float[] dst, int dstOff, int n);
+
+    /** 16-bit elements (bfloat16 when {@code bf16}, else IEEE half) to float, exactly. */
+    void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n);
+
+    /** Sum of {@code a[from, to)} (the streaming-read probe of {@link MemoryBandwidth}). */
+    double sum(float[] a, int from, int to);
+
+    // ------------------------------------------------------------ linear
+
+    /**
+     * {@code out[t·outStride + r] (+)= Σ_{i<len} x[xOff + t·xStride + i] · w[wOff + r·wStride + i]} for
+     * {@code t < tokens ≤ 4} and {@code r < rows ≤ 4}; accumulate adds to out instead of storing.
+     */
+    void linearF32(float[] x, int xOff, int xStride, int tokens, float[] w, int wOff, int wStride, int rows,
+                   int len, float[] out, int outOff, int outStride, boolean accumulate);
+
+    /** As {@link #linearF32} with 16-bit weights converted on the fly. */
+    void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff, int wStride,
+                  int rows, int len, float[] out, int outOff, int outStride, boolean accumulate);
+
+    // ------------------------------------------------------------ attention
+
+    /**
+     * Scores against a transposed key tile: {@code s[r·tile + j] = Σ_c q[qOff + r·d + c] · kt[c·tile + j]}
+     * for r < rows and all {@code tile = keyTile()} columns.
+     */
+    void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s);
+
+    /**
+     * Scores by dot products: {@code s[r·tile + j] = Σ_c q[qOff + r·d + c] · k[kOffs[j] + c]} for r < rows,
+     * j < count.
+     */
+    void scoresDot(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count, float[] s);
+
+    /** Max of {@code a[off, off+n)}; −∞ when all are −∞. */
+    float max(float[] a, int off, int n);
+
+    /** {@code a[i] = exp(a[i] − m)} (−∞ gives 0) and returns the sum; m is finite. */
+    float expShiftSum(float[] a, int off, int n, float m);
+
+    /**
+     * {@code acc[r·d + c] += Σ_{j<count} p[r·tile + j] · v[vOffs[j] + c]} for r < rows, c < d.
+     */
+    void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d);
+}

@@ -1,0 +1,124 @@
+package io.attnrt.backend.cpu;
+
+import io.attnrt.backend.host.HostTensor;
+import io.attnrt.tensor.DType;
+
+/**
+ * {@code y = x · Wᵀ} with W in the nn.Linear layout [OUT, IN].
+ *
+ * <p>Few tokens (decode): a GEMV that streams every weight row from memory once for all tokens — 4 rows at
+ * a time against up to 4 tokens, the next 4 tokens reusing the rows from cache — with each thread taking
+ * a contiguous run of rows so the hardware prefetchers see long sequential streams.
+ *
+ * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link #ROW_BLOCK} output rows ×
+ * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices so that the weight
+ * slice (converted to F32 once per tile when stored as F16/BF16) and the token slice stay in L2/L1 while
+ * the 4×4 register kernel sweeps them.
+ */
+final class Linear {
+    /** Up to this many tokens the weights are streamed once (GEMV); beyond, the blocked GEMM. */
+    static final int GEMV_MAX_TOKENS = 8;
+    static final int ROW_BLOCK = 64;
+    static final int TOKEN_BLOCK = 128;
+    static final int K_BLOCK = 256;
+    /** Below this many multiply-adds a parallel-for costs more than it saves. */
+    private static final long PARALLEL_MIN_WORK = 1 << 16;
+
+    private final Kernels k;
+    private final WorkerPool pool;
+    private final Scratch[] scratch;
+
+    Linear(Kernels k, WorkerPool pool, Scratch[] scratch) {
+        this.k = k;
+        this.pool = pool;
+        this.scratch = scratch;
+    }
+
+    void run(HostTensor x, HostTensor w, HostTensor out) {
+        int n = x.dim(0), in = x.dim(1), outF = w.dim(0);
+        float[] xa = x.f32(), oa = out.f32();
+        if (n == 0 || outF == 0) {
+            return;
+        }
+        if (in == 0) {
+            java.util.Arrays.fill(oa, 0, n * outF, 0f);
+            return;
+        }
+        if (n <= GEMV_MAX_TOKENS) {
+            gemv(xa, n, in, w, outF, oa);
+        } else {
+            gemm(xa, n, in, w, outF, oa);
+        }
+    }
+
+    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
+        long work = (long) n * in * outF;
+        int rowQuads = (outF + 3) / 4;
+        // Several contiguous chunks per thread: dynamic hand-out evens out a core slowed by other load.
+        int chunks = work < PARALLEL_MIN_WORK ? 1 : Math.min(rowQuads, pool.threads() * 4);
+        int quadsPerChunk = (rowQuads + chunks - 1) / chunks;
+        int tasks = (rowQuads + quadsPerChunk - 1) / quadsPerChunk;
+        DType dt = w.dtype();
+        float[] wf = dt == DType.F32 ? w.f32() : null;
+        short[] wh = dt == DType.F32 ? null : w.bits16();
+        boolean bf16 = dt == DType.BF16;
+        pool.parallelFor(tasks, (task, worker) -> {
+            int r0 = task * quadsPerChunk * 4;
+            int r1 = Math.min(outF, r0 + quadsPerChunk * 4);
+            for (int r = r0; r < r1; r += 4) {
+                int rows = Math.min(4, r1 - r);
+                for (int t = 0; t < n; t += 4) {
+                    int tokens = Math.min(4, n - t);
+                    if (wf != null) {
+                        k.linearF32(x, t * in, in, tokens, wf, r * in, in, rows, in, out, t * outF + r, outF, false);
+                    } else {
+                        k.linear16(x, t * in, in, tokens, wh, bf16, r * in, in, rows, in, out, t * outF + r, outF,
+                                false);
+                    }
+                }
+            }
+        });
+    }
+
+    private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
+        int rowBlocks = (outF + ROW_BLOCK - 1) / ROW_BLOCK;
+        int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
+        DType dt = w.dtype();
+        float[] wf = dt == DType.F32 ? w.f32() : null;
+        short[] wh = dt == DType.F32 ? null : w.bits16();
+        boolean bf16 = dt == DType.BF16;
+        pool.parallelFor(rowBlocks * tokenBlocks, (task, worker) -> {
+            int rb = task % rowBlocks, tb = task / rowBlocks;
+            int r0 = rb * ROW_BLOCK, r1 = Math.min(outF, r0 + ROW_BLOCK);
+            int t0 = tb * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
+            float[] tile = wf == null ? scratch[worker].weights(ROW_BLOCK * K_BLOCK) : null;
+            for (int c0 = 0; c0 < in; c0 += K_BLOCK) {
+                int len = Math.min(K_BLOCK, in - c0);
+                boolean accumulate = c0 > 0;
+                float[] wa;
+                int wBase, wStride;
+                if (wf != null) {
+                    wa = wf;
+                    wBase = r0 * in + c0;
+                    wStride = in;
+                } else {
+                    for (int r = r0; r < r1; r++) {
+                        k.toFloat(wh, r * in + c0, bf16, tile, (r - r0) * K_BLOCK, len);
+                    }
+                    wa = tile;
+                    wBase = 0;
+                    wStride = K_BLOCK;
+                }
+                for (int r = r0; r < r1; r += 4) {
+                    int rows = Math.min(4, r1 - r);
+                    int wOff = wBase + (r - r0) * wStride;
+                    for (int t = t0; t < t1; t += 4) {
+                        int tokens = Math.min(4, t1 - t);
+                        k.linearF32(x, t * in + c0, in, tokens, wa, wOff, wStride, rows, len, out, t * outF + r,
+                                outF, accumulate);
+                    }
+                }
+            }
+        });
+    }
+}

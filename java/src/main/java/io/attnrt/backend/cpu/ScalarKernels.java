@@ -1,0 +1,218 @@
+package io.attnrt.backend.cpu;
+
+import io.attnrt.tensor.HalfFloats;
+
+/**
+ * Plain-Java kernels: the fallback when the Vector API module is absent or SIMD is switched off. Loops
+ * keep a few independent accumulators so the JIT can overlap the floating-point latency.
+ */
+final class ScalarKernels implements Kernels {
+    private static final int KEY_TILE = 32;
+
+    @Override
+    public String describe() {
+        return "scalar";
+    }
+
+    @Override
+    public int lanes() {
+        return 1;
+    }
+
+    @Override
+    public int keyTile() {
+        return KEY_TILE;
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            s0 += a[aOff + i] * b[bOff + i];
+            s1 += a[aOff + i + 1] * b[bOff + i + 1];
+            s2 += a[aOff + i + 2] * b[bOff + i + 2];
+            s3 += a[aOff + i + 3] * b[bOff + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[aOff + i] * b[bOff + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    @Override
+    public float sumOfSquares(float[] a, int off, int n) {
+        return dot(a, off, a, off, n);
+    }
+
+    @Override
+    public void scaleMul(float[] x, int xOff, float s, float[] w, int wOff, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = x[xOff + i] * s * w[wOff + i];
+        }
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+    }
+
+    @Override
+    public void swiglu(float[] g, int gOff, float[] u, int uOff, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float x = g[gOff + i];
+            // exp(-x) overflows to +inf for x < -88.7: x / inf is -0, the right limit, never NaN
+            out[outOff + i] = x / (1f + (float) Math.exp(-x)) * u[uOff + i];
+        }
+    }
+
+    @Override
+    public void scale(float[] a, int off, int n, float s) {
+        for (int i = 0; i < n; i++) {
+            a[off + i] *= s;
+        }
+    }
+
+    @Override
+    public void copyScaled(float[] src, int srcOff, float s, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[dstOff + i] = src[srcOff + i] * s;
+        }
+    }
+
+    @Override
+    public void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n) {
+        if (bf16) {
+            for (int i = 0; i < n; i++) {
+                dst[dstOff + i] = Float.intBitsToFloat(src[srcOff + i] << 16);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                dst[dstOff + i] = HalfFloats.f16ToFloat(src[srcOff + i]);
+            }
+        }
+    }
+
+    @Override
+    public double sum(float[] a, int from, int to) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = from;
+        for (; i + 4 <= to; i += 4) {
+            s0 += a[i];
+            s1 += a[i + 1];
+            s2 += a[i + 2];
+            s3 += a[i + 3];
+        }
+        for (; i < to; i++) {
+            s0 += a[i];
+        }
+        return (double) s0 + s1 + s2 + s3;
+    }
+
+    @Override
+    public void linearF32(float[] x, int xOff, int xStride, int tokens, float[] w, int wOff, int wStride, int rows,
+                          int len, float[] out, int outOff, int outStride, boolean accumulate) {
+        for (int r = 0; r < rows; r++) {
+            for (int t = 0; t < tokens; t++) {
+                float s = dot(x, xOff + t * xStride, w, wOff + r * wStride, len);
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + s : s;
+            }
+        }
+    }
+
+    @Override
+    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
+                         int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
+        for (int r = 0; r < rows; r++) {
+            int wr = wOff + r * wStride;
+            for (int t = 0; t < tokens; t++) {
+                int xr = xOff + t * xStride;
+                float s0 = 0, s1 = 0;
+                int i = 0;
+                if (bf16) {
+                    for (; i + 2 <= len; i += 2) {
+                        s0 += x[xr + i] * Float.intBitsToFloat(w[wr + i] << 16);
+                        s1 += x[xr + i + 1] * Float.intBitsToFloat(w[wr + i + 1] << 16);
+                    }
+                    for (; i < len; i++) {
+                        s0 += x[xr + i] * Float.intBitsToFloat(w[wr + i] << 16);
+                    }
+                } else {
+                    for (; i + 2 <= len; i += 2) {
+                        s0 += x[xr + i] * HalfFloats.f16ToFloat(w[wr + i]);
+                        s1 += x[xr + i + 1] * HalfFloats.f16ToFloat(w[wr + i + 1]);
+                    }
+                    for (; i < len; i++) {
+                        s0 += x[xr + i] * HalfFloats.f16ToFloat(w[wr + i]);
+                    }
+                }
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + s0 + s1 : s0 + s1;
+            }
+        }
+    }
+
+    @Override
+    public void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s) {
+        for (int r = 0; r < rows; r++) {
+            int sr = r * KEY_TILE;
+            java.util.Arrays.fill(s, sr, sr + KEY_TILE, 0f);
+            for (int c = 0; c < d; c++) {
+                float qc = q[qOff + r * d + c];
+                int kc = c * KEY_TILE;
+                for (int j = 0; j < KEY_TILE; j++) {
+                    s[sr + j] += qc * kt[kc + j];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void scoresDot(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count, float[] s) {
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < count; j++) {
+                s[r * KEY_TILE + j] = dot(q, qOff + r * d, k, kOffs[j], d);
+            }
+        }
+    }
+
+    @Override
+    public float max(float[] a, int off, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, a[off + i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float expShiftSum(float[] a, int off, int n, float m) {
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(a[off + i] - m);
+            a[off + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d) {
+        for (int r = 0; r < rows; r++) {
+            int ar = r * d;
+            for (int j = 0; j < count; j++) {
+                float pj = p[r * KEY_TILE + j];
+                if (pj == 0f) {
+                    continue;
+                }
+                int vr = vOffs[j];
+                for (int c = 0; c < d; c++) {
+                    acc[ar + c] += pj * v[vr + c];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,672 @@
+package io.attnrt.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Kernels on the incubating Vector API at the platform's preferred width (512-bit on AVX-512). Loaded
+ * reflectively by {@link CpuBackend} only when {@code jdk.incubator.vector} is present.
+ *
+ * <p>Reductions keep several independent accumulators (4×4 register tiles in the linear and score kernels)
+ * so that FMA latency is hidden and each weight or key vector loaded is used several times. Row and token
+ * tails are handled by clamping indices onto the last valid one: the duplicate lanes compute and store
+ * identical values, which is cheaper than separate tail kernels.
+ */
+final class SimdKernels implements Kernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    static final int L = F.length();
+    private static final int KEY_TILE = 4 * L;
+
+    // exp(x) = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln2/2; Cephes expf polynomial, ~1 ulp.
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float EXP_HI = 88.3762626647949f;
+    private static final float EXP_LO = -87.3365447504f;
+    private static final float ROUND_MAGIC = 12582912f; // 1.5 · 2^23: adding it rounds to an integer
+    private static final float P0 = 1.9875691500E-4f;
+    private static final float P1 = 1.3981999507E-3f;
+    private static final float P2 = 8.3334519073E-3f;
+    private static final float P3 = 4.1665795894E-2f;
+    private static final float P4 = 1.6666665459E-1f;
+    private static final float P5 = 5.0000001201E-1f;
+
+    SimdKernels() {
+        if (S.length() != L || I.length() != L) {
+            throw new IllegalStateException("unexpected vector species: " + F + " / " + S + " / " + I);
+        }
+    }
+
+    @Override
+    public int lanes() {
+        return L;
+    }
+
+    @Override
+    public int keyTile() {
+        return KEY_TILE;
+    }
+
+    @Override
+    public String describe() {
+        return "SIMD " + F.vectorBitSize() + "-bit (" + L + " float lanes)";
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    /** e^x lane-wise; lanes below the float range (including −∞) give exactly 0. */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> underflow = x.compare(VectorOperators.LT, EXP_LO);
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = xc.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND_MAGIC));
+        FloatVector n = t.sub(ROUND_MAGIC);
+        IntVector ni = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND_MAGIC));
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), xc);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(F, P0), FloatVector.broadcast(F, P1));
+        p = p.fma(r, FloatVector.broadcast(F, P2));
+        p = p.fma(r, FloatVector.broadcast(F, P3));
+        p = p.fma(r, FloatVector.broadcast(F, P4));
+        p = p.fma(r, FloatVector.broadcast(F, P5));
+        p = p.fma(r.mul(r), r.add(1f));
+        FloatVector pow2 = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(pow2).blend(0f, underflow);
+    }
+
+    /** 16 (or L) bfloat16/half values as floats, exactly. */
+    static FloatVector load16(short[] a, int off, boolean bf16) {
+        IntVector h = (IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0);
+        if (bf16) {
+            return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        }
+        // Shift exponent and mantissa into float position, then rebias by multiplying with 2^112: exact for
+        // normals and subnormals alike. Inf/NaN (exponent 31) get the float's all-ones exponent instead.
+        IntVector em = h.and(0x7fff);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector bits = em.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                .reinterpretAsInts().or(sign);
+        VectorMask<Integer> infNan = em.compare(VectorOperators.GE, 0x7c00);
+        return bits.blend(bits.or(0x7f800000), infNan).reinterpretAsFloats();
+    }
+
+    private static float f16(short h, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(h << 16) : io.attnrt.tensor.HalfFloats.f16ToFloat(h);
+    }
+
+    // ------------------------------------------------------------ element-wise
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
+        }
+        for (; i + L <= n; i += L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public float sumOfSquares(float[] a, int off, int n) {
+        return dot(a, off, a, off, n);
+    }
+
+    @Override
+    public void scaleMul(float[] x, int xOff, float s, float[] w, int wOff, float[] out, int outOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).mul(s).mul(FloatVector.fromArray(F, w, wOff + i))
+                    .intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = x[xOff + i] * s * w[wOff + i];
+        }
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, a, aOff + i).add(FloatVector.fromArray(F, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+    }
+
+    @Override
+    public void swiglu(float[] g, int gOff, float[] u, int uOff, float[] out, int outOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(F, g, gOff + i);
+            // exp(-x) saturates at e^88 for very negative x, so the quotient tends to -0 instead of NaN
+            FloatVector silu = x.div(exp(x.neg()).add(1f));
+            silu.mul(FloatVector.fromArray(F, u, uOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            float x = g[gOff + i];
+            out[outOff + i] = x / (1f + (float) Math.exp(-x)) * u[uOff + i];
+        }
+    }
+
+    @Override
+    public void scale(float[] a, int off, int n, float s) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, a, off + i).mul(s).intoArray(a, off + i);
+        }
+        for (; i < n; i++) {
+            a[off + i] *= s;
+        }
+    }
+
+    @Override
+    public void copyScaled(float[] src, int srcOff, float s, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, src, srcOff + i).mul(s).intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = src[srcOff + i] * s;
+        }
+    }
+
+    @Override
+    public void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            load16(src, srcOff + i, bf16).intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = f16(src[srcOff + i], bf16);
+        }
+    }
+
+    @Override
+    public double sum(float[] a, int from, int to) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = from;
+        for (; i + 4 * L <= to; i += 4 * L) {
+            s0 = s0.add(FloatVector.fromArray(F, a, i));
+            s1 = s1.add(FloatVector.fromArray(F, a, i + L));
+            s2 = s2.add(FloatVector.fromArray(F, a, i + 2 * L));
+            s3 = s3.add(FloatVector.fromArray(F, a, i + 3 * L));
+        }
+        double s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) {
+            s += a[i];
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------ linear
+
+    @Override
+    public void linearF32(float[] x, int xOff, int xStride, int tokens, float[] w, int wOff, int wStride, int rows,
+                          int len, float[] out, int outOff, int outStride, boolean accumulate) {
+        int w0 = wOff, w1 = wOff + Math.min(1, rows - 1) * wStride;
+        int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
+        if (tokens == 1) {
+            rows4Tokens1(x, xOff, w, w0, w1, w2, w3, len, out, outOff, rows, accumulate);
+        } else {
+            int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+            int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+            int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+            rows4Tokens4(x, xOff, x1, x2, x3, w, w0, w1, w2, w3, len, out, outOff, outStride, rows, tokens,
+                    accumulate);
+        }
+    }
+
+    private static void rows4Tokens1(float[] x, int x0, float[] w, int w0, int w1, int w2, int w3, int len,
+                                     float[] out, int outOff, int rows, boolean accumulate) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int i = 0;
+        for (; i + 2 * L <= len; i += 2 * L) {
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector xw = FloatVector.fromArray(F, x, x0 + i + L);
+            a0 = FloatVector.fromArray(F, w, w0 + i).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, w1 + i).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, w2 + i).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, w3 + i).fma(xv, a3);
+            b0 = FloatVector.fromArray(F, w, w0 + i + L).fma(xw, b0);
+            b1 = FloatVector.fromArray(F, w, w1 + i + L).fma(xw, b1);
+            b2 = FloatVector.fromArray(F, w, w2 + i + L).fma(xw, b2);
+            b3 = FloatVector.fromArray(F, w, w3 + i + L).fma(xw, b3);
+        }
+        for (; i + L <= len; i += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            a0 = FloatVector.fromArray(F, w, w0 + i).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, w1 + i).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, w2 + i).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, w3 + i).fma(xv, a3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float xi = x[x0 + i];
+            s0 += xi * w[w0 + i];
+            s1 += xi * w[w1 + i];
+            s2 += xi * w[w2 + i];
+            s3 += xi * w[w3 + i];
+        }
+        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+    }
+
+    private static void rows4Tokens4(float[] x, int x0, int x1, int x2, int x3, float[] w, int w0, int w1, int w2,
+                                     int w3, int len, float[] out, int outOff, int outStride, int rows, int tokens,
+                                     boolean accumulate) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector v0 = FloatVector.fromArray(F, w, w0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, w, w1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, w, w2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, w, w3 + i);
+            FloatVector t = FloatVector.fromArray(F, x, x0 + i);
+            a00 = v0.fma(t, a00);
+            a01 = v1.fma(t, a01);
+            a02 = v2.fma(t, a02);
+            a03 = v3.fma(t, a03);
+            t = FloatVector.fromArray(F, x, x1 + i);
+            a10 = v0.fma(t, a10);
+            a11 = v1.fma(t, a11);
+            a12 = v2.fma(t, a12);
+            a13 = v3.fma(t, a13);
+            t = FloatVector.fromArray(F, x, x2 + i);
+            a20 = v0.fma(t, a20);
+            a21 = v1.fma(t, a21);
+            a22 = v2.fma(t, a22);
+            a23 = v3.fma(t, a23);
+            t = FloatVector.fromArray(F, x, x3 + i);
+            a30 = v0.fma(t, a30);
+            a31 = v1.fma(t, a31);
+            a32 = v2.fma(t, a32);
+            a33 = v3.fma(t, a33);
+        }
+        float[] s = {
+                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
+                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
+                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
+                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
+                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
+                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
+                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
+                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+        int[] xs = {x0, x1, x2, x3};
+        int[] ws = {w0, w1, w2, w3};
+        for (; i < len; i++) {
+            for (int t = 0; t < 4; t++) {
+                float xi = x[xs[t] + i];
+                for (int r = 0; r < 4; r++) {
+                    s[t * 4 + r] += xi * w[ws[r] + i];
+                }
+            }
+        }
+        for (int t = 0; t < tokens; t++) {
+            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+        }
+    }
+
+    @Override
+    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
+                         int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
+        int w0 = wOff, w1 = wOff + Math.min(1, rows - 1) * wStride;
+        int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
+        if (tokens == 1) {
+            rows4Tokens1Half(x, xOff, w, bf16, w0, w1, w2, w3, len, out, outOff, rows, accumulate);
+        } else {
+            int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+            int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+            int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+            rows4Tokens4Half(x, xOff, x1, x2, x3, w, bf16, w0, w1, w2, w3, len, out, outOff, outStride, rows,
+                    tokens, accumulate);
+        }
+    }
+
+    private static void rows4Tokens1Half(float[] x, int x0, short[] w, boolean bf16, int w0, int w1, int w2, int w3,
+                                         int len, float[] out, int outOff, int rows, boolean accumulate) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int i = 0;
+        for (; i + 2 * L <= len; i += 2 * L) {
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector xw = FloatVector.fromArray(F, x, x0 + i + L);
+            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
+            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
+            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
+            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
+            b0 = load16(w, w0 + i + L, bf16).fma(xw, b0);
+            b1 = load16(w, w1 + i + L, bf16).fma(xw, b1);
+            b2 = load16(w, w2 + i + L, bf16).fma(xw, b2);
+            b3 = load16(w, w3 + i + L, bf16).fma(xw, b3);
+        }
+        for (; i + L <= len; i += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
+            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
+            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
+            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
+            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float xi = x[x0 + i];
+            s0 += xi * f16(w[w0 + i], bf16);
+            s1 += xi * f16(w[w1 + i], bf16);
+            s2 += xi * f16(w[w2 + i], bf16);
+            s3 += xi * f16(w[w3 + i], bf16);
+        }
+        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+    }
+
+    private static void rows4Tokens4Half(float[] x, int x0, int x1, int x2, int x3, short[] w, boolean bf16, int w0,
+                                         int w1, int w2, int w3, int len, float[] out, int outOff, int outStride,
+                                         int rows, int tokens, boolean accumulate) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector v0 = load16(w, w0 + i, bf16);
+            FloatVector v1 = load16(w, w1 + i, bf16);
+            FloatVector v2 = load16(w, w2 + i, bf16);
+            FloatVector v3 = load16(w, w3 + i, bf16);
+            FloatVector t = FloatVector.fromArray(F, x, x0 + i);
+            a00 = v0.fma(t, a00);
+            a01 = v1.fma(t, a01);
+            a02 = v2.fma(t, a02);
+            a03 = v3.fma(t, a03);
+            t = FloatVector.fromArray(F, x, x1 + i);
+            a10 = v0.fma(t, a10);
+            a11 = v1.fma(t, a11);
+            a12 = v2.fma(t, a12);
+            a13 = v3.fma(t, a13);
+            t = FloatVector.fromArray(F, x, x2 + i);
+            a20 = v0.fma(t, a20);
+            a21 = v1.fma(t, a21);
+            a22 = v2.fma(t, a22);
+            a23 = v3.fma(t, a23);
+            t = FloatVector.fromArray(F, x, x3 + i);
+            a30 = v0.fma(t, a30);
+            a31 = v1.fma(t, a31);
+            a32 = v2.fma(t, a32);
+            a33 = v3.fma(t, a33);
+        }
+        float[] s = {
+                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
+                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
+                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
+                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
+                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
+                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
+                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
+                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+        int[] xs = {x0, x1, x2, x3};
+        int[] ws = {w0, w1, w2, w3};
+        for (; i < len; i++) {
+            for (int r = 0; r < 4; r++) {
+                float wi = f16(w[ws[r] + i], bf16);
+                for (int t = 0; t < 4; t++) {
+                    s[t * 4 + r] += x[xs[t] + i] * wi;
+                }
+            }
+        }
+        for (int t = 0; t < tokens; t++) {
+            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+        }
+    }
+
+    private static void store(float[] out, int off, int from, int rows, boolean accumulate, float... s) {
+        for (int r = 0; r < rows; r++) {
+            out[off + r] = accumulate ? out[off + r] + s[from + r] : s[from + r];
+        }
+    }
+
+    // ------------------------------------------------------------ attention
+
+    @Override
+    public void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s) {
+        for (int r = 0; r < rows; r += 4) {
+            int q0 = qOff + r * d;
+            int q1 = qOff + Math.min(r + 1, rows - 1) * d;
+            int q2 = qOff + Math.min(r + 2, rows - 1) * d;
+            int q3 = qOff + Math.min(r + 3, rows - 1) * d;
+            FloatVector z = FloatVector.zero(F);
+            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+            for (int c = 0; c < d; c++) {
+                int kc = c * KEY_TILE;
+                FloatVector k0 = FloatVector.fromArray(F, kt, kc);
+                FloatVector k1 = FloatVector.fromArray(F, kt, kc + L);
+                FloatVector k2 = FloatVector.fromArray(F, kt, kc + 2 * L);
+                FloatVector k3 = FloatVector.fromArray(F, kt, kc + 3 * L);
+                FloatVector b = FloatVector.broadcast(F, q[q0 + c]);
+                a00 = k0.fma(b, a00);
+                a01 = k1.fma(b, a01);
+                a02 = k2.fma(b, a02);
+                a03 = k3.fma(b, a03);
+                b = FloatVector.broadcast(F, q[q1 + c]);
+                a10 = k0.fma(b, a10);
+                a11 = k1.fma(b, a11);
+                a12 = k2.fma(b, a12);
+                a13 = k3.fma(b, a13);
+                b = FloatVector.broadcast(F, q[q2 + c]);
+                a20 = k0.fma(b, a20);
+                a21 = k1.fma(b, a21);
+                a22 = k2.fma(b, a22);
+                a23 = k3.fma(b, a23);
+                b = FloatVector.broadcast(F, q[q3 + c]);
+                a30 = k0.fma(b, a30);
+                a31 = k1.fma(b, a31);
+                a32 = k2.fma(b, a32);
+                a33 = k3.fma(b, a33);
+            }
+            // Clamped rows recompute the last row: storing it again writes identical values.
+            int s0 = r * KEY_TILE;
+            int s1 = Math.min(r + 1, rows - 1) * KEY_TILE;
+            int s2 = Math.min(r + 2, rows - 1) * KEY_TILE;
+            int s3 = Math.min(r + 3, rows - 1) * KEY_TILE;
+            a00.intoArray(s, s0);
+            a01.intoArray(s, s0 + L);
+            a02.intoArray(s, s0 + 2 * L);
+            a03.intoArray(s, s0 + 3 * L);
+            a10.intoArray(s, s1);
+            a11.intoArray(s, s1 + L);
+            a12.intoArray(s, s1 + 2 * L);
+            a13.intoArray(s, s1 + 3 * L);
+            a20.intoArray(s, s2);
+            a21.intoArray(s, s2 + L);
+            a22.intoArray(s, s2 + 2 * L);
+            a23.intoArray(s, s2 + 3 * L);
+            a30.intoArray(s, s3);
+            a31.intoArray(s, s3 + L);
+            a32.intoArray(s, s3 + 2 * L);
+            a33.intoArray(s, s3 + 3 * L);
+        }
+    }
+
+    @Override
+    public void scoresDot(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count, float[] s) {
+        int dv = d - d % L;
+        for (int r = 0; r < rows; r += 4) {
+            int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+            int q0 = qOff + r * d, q1 = qOff + r1 * d, q2 = qOff + r2 * d, q3 = qOff + r3 * d;
+            for (int j = 0; j < count; j++) {
+                int kj = kOffs[j];
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int c = 0; c < dv; c += L) {
+                    FloatVector kv = FloatVector.fromArray(F, k, kj + c);
+                    a0 = FloatVector.fromArray(F, q, q0 + c).fma(kv, a0);
+                    a1 = FloatVector.fromArray(F, q, q1 + c).fma(kv, a1);
+                    a2 = FloatVector.fromArray(F, q, q2 + c).fma(kv, a2);
+                    a3 = FloatVector.fromArray(F, q, q3 + c).fma(kv, a3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (int c = dv; c < d; c++) {
+                    float kc = k[kj + c];
+                    s0 += q[q0 + c] * kc;
+                    s1 += q[q1 + c] * kc;
+                    s2 += q[q2 + c] * kc;
+                    s3 += q[q3 + c] * kc;
+                }
+                s[r * KEY_TILE + j] = s0;
+                s[r1 * KEY_TILE + j] = s1;
+                s[r2 * KEY_TILE + j] = s2;
+                s[r3 * KEY_TILE + j] = s3;
+            }
+        }
+    }
+
+    @Override
+    public float max(float[] a, int off, int n) {
+        int i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; i + L <= n; i += L) {
+                mv = mv.max(FloatVector.fromArray(F, a, off + i));
+            }
+            m = mv.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, a[off + i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float expShiftSum(float[] a, int off, int n, float m) {
+        int i = 0;
+        FloatVector sum = FloatVector.zero(F);
+        for (; i + L <= n; i += L) {
+            FloatVector e = exp(FloatVector.fromArray(F, a, off + i).sub(m));
+            e.intoArray(a, off + i);
+            sum = sum.add(e);
+        }
+        float s = sum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(a[off + i] - m);
+            a[off + i] = e;
+            s += e;
+        }
+        return s;
+    }
+
+    @Override
+    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d) {
+        int d4 = d - d % (4 * L);
+        int dv = d - d % L;
+        for (int r = 0; r < rows; r += 4) {
+            int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+            int p0 = r * KEY_TILE, p1 = r1 * KEY_TILE, p2 = r2 * KEY_TILE, p3 = r3 * KEY_TILE;
+            int o0 = r * d, o1 = r1 * d, o2 = r2 * d, o3 = r3 * d;
+            // Duplicated (clamped) rows load the same accumulator, add the same terms and store the same result.
+            for (int c = 0; c < d4; c += 4 * L) {
+                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c), a01 = FloatVector.fromArray(F, acc, o0 + c + L);
+                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L), a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c), a11 = FloatVector.fromArray(F, acc, o1 + c + L);
+                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L), a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
+                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c), a21 = FloatVector.fromArray(F, acc, o2 + c + L);
+                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L), a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
+                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c), a31 = FloatVector.fromArray(F, acc, o3 + c + L);
+                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L), a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
+                for (int j = 0; j < count; j++) {
+                    int vj = vOffs[j] + c;
+                    FloatVector v0 = FloatVector.fromArray(F, v, vj);
+                    FloatVector v1 = FloatVector.fromArray(F, v, vj + L);
+                    FloatVector v2 = FloatVector.fromArray(F, v, vj + 2 * L);
+                    FloatVector v3 = FloatVector.fromArray(F, v, vj + 3 * L);
+                    FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
+                    a00 = v0.fma(b, a00);
+                    a01 = v1.fma(b, a01);
+                    a02 = v2.fma(b, a02);
+                    a03 = v3.fma(b, a03);
+                    b = FloatVector.broadcast(F, p[p1 + j]);
+                    a10 = v0.fma(b, a10);
+                    a11 = v1.fma(b, a11);
+                    a12 = v2.fma(b, a12);
+                    a13 = v3.fma(b, a13);
+                    b = FloatVector.broadcast(F, p[p2 + j]);
+                    a20 = v0.fma(b, a20);
+                    a21 = v1.fma(b, a21);
+                    a22 = v2.fma(b, a22);
+                    a23 = v3.fma(b, a23);
+                    b = FloatVector.broadcast(F, p[p3 + j]);
+                    a30 = v0.fma(b, a30);
+                    a31 = v1.fma(b, a31);
+                    a32 = v2.fma(b, a32);
+                    a33 = v3.fma(b, a33);
+                }
+                a00.intoArray(acc, o0 + c);
+                a01.intoArray(acc, o0 + c + L);
+                a02.intoArray(acc, o0 + c + 2 * L);
+                a03.intoArray(acc, o0 + c + 3 * L);
+                a10.intoArray(acc, o1 + c);
+                a11.intoArray(acc, o1 + c + L);
+                a12.intoArray(acc, o1 + c + 2 * L);
+                a13.intoArray(acc, o1 + c + 3 * L);
+                a20.intoArray(acc, o2 + c);
+                a21.intoArray(acc, o2 + c + L);
+                a22.intoArray(acc, o2 + c + 2 * L);
+                a23.intoArray(acc, o2 + c + 3 * L);
+                a30.intoArray(acc, o3 + c);
+                a31.intoArray(acc, o3 + c + L);
+                a32.intoArray(acc, o3 + c + 2 * L);
+                a33.intoArray(acc, o3 + c + 3 * L);
+            }
+            for (int c = d4; c < dv; c += L) {
+                FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c), a1 = FloatVector.fromArray(F, acc, o1 + c);
+                FloatVector a2 = FloatVector.fromArray(F, acc, o2 + c), a3 = FloatVector.fromArray(F, acc, o3 + c);
+                for (int j = 0; j < count; j++) {
+                    FloatVector vv = FloatVector.fromArray(F, v, vOffs[j] + c);
+                    a0 = vv.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+                    a1 = vv.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
+                    a2 = vv.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
+                    a3 = vv.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
+                }
+                a0.intoArray(acc, o0 + c);
+                a1.intoArray(acc, o1 + c);
+                a2.intoArray(acc, o2 + c);
+                a3.intoArray(acc, o3 + c);
+            }
+            if (dv < d) {
+                int[] rs = {r, r1, r2, r3};
+                for (int k = 0; k < 4; k++) {
+                    if (k > 0 && rs[k] == rs[k - 1]) {
+                        break; // clamped duplicate: scalar updates are read-modify-write per element
+                    }
+                    int pr = rs[k] * KEY_TILE, or = rs[k] * d;
+                    for (int j = 0; j < count; j++) {
+                        float pj = p[pr + j];
+                        int vj = vOffs[j];
+                        for (int c = dv; c < d; c++) {
+                            acc[or + c] += pj * v[vj + c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+package io.attnrt.backend.cpu;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of daemon threads running one parallel-for at a time. The calling thread takes part as
+ * worker 0, so {@code threads} workers need only {@code threads - 1} extra threads and a one-thread pool
+ * owns none. Task indices are handed out dynamically from a shared counter, which balances uneven tasks
+ * (causal attention tiles) without any per-call allocation beyond one small job record.
+ *
+ * <p>Decode issues hundreds of short parallel-fors per token, so waking the workers must cost
+ * microseconds: idle workers spin briefly before parking, and the caller spins briefly before waiting.
+ */
+final class WorkerPool implements AutoCloseable {
+
+    /** One unit of a parallel-for: task {@code index}, run on worker {@code worker} (for per-thread scratch). */
+    @FunctionalInterface
+    interface Task {
+        void run(int index, int worker);
+    }
+
+    /** About 20–50 µs of pause instructions: longer than an op's gap in a decode loop, short enough not to hog a core. */
+    private static final int SPIN_LIMIT = 1 << 11;
+
+    private final int threads;
+    private final Thread[] helpers;
+    private volatile Job current;
+    private volatile boolean closed;
+
+    WorkerPool(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("a worker pool needs at least 1 thread, got " + threads);
+        }
+        this.threads = threads;
+        this.helpers = new Thread[threads - 1];
+        for (int i = 0; i < helpers.length; i++) {
+            int worker = i + 1;
+            Thread t = new Thread(() -> helperLoop(worker), "attnrt-cpu-worker-" + worker);
+            t.setDaemon(true);
+            helpers[i] = t;
+        }
+        for (Thread t : helpers) {
+            t.start();
+        }
+    }
+
+    int threads() {
+        return threads;
+    }
+
+    /**
+     * Runs {@code task} for every index in [0, count) across the pool and returns when all are done. The
+     * first exception a task throws is rethrown here (after the other tasks finish or are skipped).
+     */
+    synchronized void parallelFor(int count, Task task) {
+        if (closed) {
+            throw new IllegalStateException("the cpu backend's worker pool is closed");
+        }
+        if (count <= 0) {
+            return;
+        }
+        if (count == 1 || helpers.length == 0 || isHelper(Thread.currentThread())) {
+            for (int i = 0; i < count; i++) {
+                task.run(i, 0);
+            }
+            return;
+        }
+        int participants = Math.min(threads, count);
+        Job job = new Job(task, count, participants - 1, Thread.currentThread());
+        current = job;
+        for (int i = 0; i < participants - 1; i++) {
+            LockSupport.unpark(helpers[i]);
+        }
+        job.work(0);
+        job.awaitHelpers();
+        current = null;
+        Throwable error = job.error;
+        if (error instanceof RuntimeException re) {
+            throw re;
+        }
+        if (error instanceof Error e) {
+            throw e;
+        }
+        if (error != null) {
+            throw new IllegalStateException(error);
+        }
+    }
+
+    private boolean isHelper(Thread t) {
+        for (Thread h : helpers) {
+            if (h == t) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void helperLoop(int worker) {
+        Job last = null;
+        while (!closed) {
+            Job job = current;
+            int spins = 0;
+            while ((job == null || job == last || worker > job.helpers) && !closed) {
+                if (++spins < SPIN_LIMIT) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(100));
+                }
+                job = current;
+            }
+            if (closed) {
+                return;
+            }
+            last = job;
+            job.work(worker);
+            job.helperDone();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread t : helpers) {
+            LockSupport.unpark(t);
+        }
+        for (Thread t : helpers) {
+            try {
+                t.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static final class Job {
+        final Task task;
+        final int count;
+        /** Helper threads taking part (workers 1..helpers). */
+        final int helpers;
+        final Thread caller;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger pendingHelpers;
+        volatile Throwable error;
+
+        Job(Task task, int count, int helpers, Thread caller) {
+            this.task = task;
+            this.count = count;
+            this.helpers = helpers;
+            this.caller = caller;
+            this.pendingHelpers = new AtomicInteger(helpers);
+        }
+
+        void work(int worker) {
+            int i;
+            while ((i = next.getAndIncrement()) < count) {
+                if (error != null) {
+                    continue; // a task failed: drain the remaining indices without running them
+                }
+                try {
+                    task.run(i, worker);
+                } catch (Throwable t) {
+                    synchronized (this) {
+                        if (error == null) {
+                            error = t;
+                        }
+                    }
+                }
+            }
+        }
+
+        void helperDone() {
+            if (pendingHelpers.decrementAndGet() == 0) {
+                LockSupport.unpark(caller);
+            }
+        }
+
+        void awaitHelpers() {
+            int spins = 0;
+            while (pendingHelpers.get() != 0) {
+                if (++spins < SPIN_LIMIT) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
+                }
+            }
+        }
+    }
+}

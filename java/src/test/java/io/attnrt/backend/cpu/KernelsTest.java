@@ -1,0 +1,79 @@
+package io.attnrt.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.attnrt.tensor.HalfFloats;
+import org.junit.jupiter.api.Test;
+
+/** The SIMD kernels' hand-written pieces (16-bit widening, exp) against exact scalar definitions. */
+class KernelsTest {
+    private final Kernels simd = new SimdKernels();
+    private final Kernels scalar = new ScalarKernels();
+
+    @Test
+    void everyHalfAndBfloatBitPatternWidensExactly() {
+        short[] all = new short[1 << 16];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = (short) i;
+        }
+        for (boolean bf16 : new boolean[] {false, true}) {
+            for (Kernels k : new Kernels[] {simd, scalar}) {
+                float[] out = new float[all.length + 3];
+                // an odd offset and length exercise the scalar tail after the vector loop
+                k.toFloat(all, 1, bf16, out, 2, all.length - 1);
+                for (int i = 1; i < all.length; i++) {
+                    float expected = bf16 ? HalfFloats.bf16ToFloat(all[i]) : HalfFloats.f16ToFloat(all[i]);
+                    float actual = out[i + 1];
+                    if (Float.isNaN(expected)) {
+                        assertTrue(Float.isNaN(actual), k.describe() + " bits " + i + " must stay NaN");
+                    } else {
+                        assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(actual),
+                                k.describe() + (bf16 ? " bf16" : " f16") + " bits 0x" + Integer.toHexString(i));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void vectorExpIsWithinTwoUlpsAndZeroBelowTheFloatRange() {
+        int n = 200_001;
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = -100f + 188.3f * i / (n - 1); // -100 .. 88.3
+        }
+        a[0] = Float.NEGATIVE_INFINITY;
+        float[] e = a.clone();
+        simd.expShiftSum(e, 0, n, 0f);
+        assertEquals(0f, e[0], "exp(-inf)");
+        for (int i = 1; i < n; i++) {
+            double expected = Math.exp(a[i]);
+            if (expected < 1.2e-38) {
+                assertTrue(e[i] >= 0 && e[i] < 1.2e-38, "tiny exp(" + a[i] + ") = " + e[i]);
+                continue;
+            }
+            double ulp = Math.ulp((float) expected);
+            assertTrue(Math.abs(e[i] - expected) <= 2 * ulp,
+                    "exp(" + a[i] + ") = " + e[i] + ", expected " + expected);
+        }
+    }
+
+    @Test
+    void swigluIsFiniteForLargeGates() {
+        float[] g = {-1000f, -100f, -88.8f, -80f, -10f, 0f, 10f, 80f, 100f, 1000f, -80f, 80f, -87f, 87f, 89f, -89f,
+                -1e30f};
+        float[] u = new float[g.length];
+        java.util.Arrays.fill(u, 2f);
+        for (Kernels k : new Kernels[] {simd, scalar}) {
+            float[] out = new float[g.length];
+            k.swiglu(g, 0, u, 0, out, 0, g.length);
+            for (int i = 0; i < g.length; i++) {
+                double x = g[i];
+                double expected = x / (1 + Math.exp(-x)) * 2;
+                assertTrue(Float.isFinite(out[i]), k.describe() + " swiglu(" + g[i] + ") = " + out[i]);
+                assertEquals(expected, out[i], 1e-6 * Math.abs(expected) + 1e-30, k.describe() + " gate " + g[i]);
+            }
+        }
+    }
+}
