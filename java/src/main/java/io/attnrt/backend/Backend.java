@@ -149,7 +149,11 @@ public interface Backend extends AutoCloseable {
     void attentionDecode(Tensor q, Tensor keyCache, Tensor valueCache, int[] blockTables, int maxBlocksPerSeq,
                          int[] contextLens, AttentionSpec spec, Tensor out, Tensor lse);
 
-    /** Copies whole blocks of a paged cache: block {@code dst[i]} becomes a copy of block {@code src[i]}. */
+    /**
+     * Copies whole blocks of a paged cache: block {@code dst[i]} becomes a copy of block {@code src[i]}. Every
+     * copy reads the cache as it was before the call (as parallel device copies would); a destination should
+     * not appear twice.
+     */
     void copyBlocks(Tensor cache, int[] src, int[] dst);
 
     /**

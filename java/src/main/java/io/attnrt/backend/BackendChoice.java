@@ -1,0 +1,5 @@
+package io.attnrt.backend;
+
+/** A backend together with the reason it was chosen, for the one log line that says what runs. */
+public record BackendChoice(Backend backend, String reason) {
+}

@@ -1,0 +1,156 @@
+package io.attnrt.model;
+
+import io.attnrt.backend.AttentionSpec;
+import io.attnrt.backend.Backend;
+import io.attnrt.backend.RopeSpec;
+import io.attnrt.backend.RopeStyle;
+import io.attnrt.kv.BlockTables;
+import io.attnrt.kv.PagedKvCache;
+import io.attnrt.tensor.DType;
+import io.attnrt.tensor.Tensor;
+
+/**
+ * A Llama-family decoder on one backend: token embedding → N {@link TransformerBlock}s → final RMSNorm →
+ * LM head. It computes; {@link Generator} decides which sequences run and owns their KV cache slots.
+ *
+ * <p>Not thread-safe: one step at a time (the step buffers are reused).
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final Backend backend;
+    private final TransformerBlock[] blocks;
+    private final AttentionSpec attentionSpec;
+    private StepBuffers buffers;
+
+    public LlamaModel(LlamaConfig config, LlamaWeights weights, Backend backend) {
+        this(config, weights, backend, RopeStyle.ROTATE_HALF);
+    }
+
+    /** {@code ropeStyle}: ROTATE_HALF for Hugging Face checkpoints. */
+    public LlamaModel(LlamaConfig config, LlamaWeights weights, Backend backend, RopeStyle ropeStyle) {
+        this.config = config;
+        this.weights = weights;
+        this.backend = backend;
+        RopeSpec rope = new RopeSpec(config.ropeTheta(), ropeStyle);
+        this.attentionSpec = config.attentionSpec();
+        this.blocks = new TransformerBlock[config.numHiddenLayers()];
+        for (int l = 0; l < blocks.length; l++) {
+            blocks[l] = new TransformerBlock(l, weights.layer(l), backend, config, rope);
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** A paged KV cache shaped for this model on its backend. */
+    public PagedKvCache newCache(int blockSize, int numBlocks, DType dtype) {
+        return new PagedKvCache(backend, config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(),
+                blockSize, numBlocks, dtype);
+    }
+
+    /**
+     * Prefills whole prompts (a ragged batch; every sequence starts at position 0), writing their K/V into
+     * {@code cache} at {@code slots} (one per prompt token, in order, from {@link PagedKvCache#prepareAppend}).
+     *
+     * @param allPositions logits for every prompt token instead of only each prompt's last
+     * @return logits [rows, vocab] F32, owned by the caller
+     */
+    public Tensor prefill(int[][] prompts, int[] slots, PagedKvCache cache, boolean allPositions) {
+        int[] seqStarts = new int[prompts.length + 1];
+        for (int s = 0; s < prompts.length; s++) {
+            seqStarts[s + 1] = seqStarts[s] + prompts[s].length;
+        }
+        int total = seqStarts[prompts.length];
+        int[] tokens = new int[total];
+        int[] positions = new int[total];
+        for (int s = 0; s < prompts.length; s++) {
+            System.arraycopy(prompts[s], 0, tokens, seqStarts[s], prompts[s].length);
+            for (int i = 0; i < prompts[s].length; i++) {
+                positions[seqStarts[s] + i] = i;
+            }
+        }
+        int[] logitRows;
+        if (allPositions) {
+            logitRows = new int[total];
+            for (int i = 0; i < total; i++) {
+                logitRows[i] = i;
+            }
+        } else {
+            logitRows = new int[prompts.length];
+            for (int s = 0; s < prompts.length; s++) {
+                logitRows[s] = seqStarts[s + 1] - 1;
+            }
+        }
+        AttentionStep attention = new AttentionStep.Prefill(backend, cache, attentionSpec, slots, seqStarts);
+        return forward(tokens, positions, attention, logitRows);
+    }
+
+    /**
+     * One new token per sequence. Token b is at {@code positions[b]} and its K/V go to {@code slots[b]};
+     * {@code tables} (from {@link PagedKvCache#decodeTables}) already count it in the context lengths.
+     *
+     * @return logits [B, vocab] F32, owned by the caller
+     */
+    public Tensor decode(int[] tokens, int[] positions, int[] slots, BlockTables tables, PagedKvCache cache) {
+        AttentionStep attention = new AttentionStep.Decode(backend, cache, attentionSpec, slots, tables);
+        int[] all = new int[tokens.length];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = i;
+        }
+        return forward(tokens, positions, attention, all);
+    }
+
+    private Tensor forward(int[] tokens, int[] positions, AttentionStep attention, int[] logitRows) {
+        validateTokens(tokens, positions);
+        StepBuffers b = buffersFor(tokens.length);
+        backend.gatherRows(weights.embedTokens(), tokens, b.x);
+        for (TransformerBlock block : blocks) {
+            block.forward(b, positions, attention);
+        }
+        try (Tensor last = backend.allocate(DType.F32, logitRows.length, config.hiddenSize())) {
+            backend.gatherRows(b.x, logitRows, last);
+            backend.rmsNorm(last, weights.finalNorm(), (float) config.rmsNormEps(), last);
+            Tensor logits = backend.allocate(DType.F32, logitRows.length, config.vocabSize());
+            backend.linear(last, weights.lmHead(), logits);
+            return logits;
+        }
+    }
+
+    private void validateTokens(int[] tokens, int[] positions) {
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tokens[i] + " at row " + i
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            }
+            if (positions[i] >= config.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("position " + positions[i] + " at row " + i
+                        + " is beyond the model's context of " + config.maxPositionEmbeddings() + " tokens");
+            }
+        }
+    }
+
+    private StepBuffers buffersFor(int tokens) {
+        if (buffers == null || buffers.tokens != tokens) {
+            if (buffers != null) {
+                buffers.close();
+            }
+            buffers = new StepBuffers(backend, config, tokens);
+        }
+        return buffers;
+    }
+
+    /** Frees the step buffers (the weights belong to the caller). */
+    @Override
+    public void close() {
+        if (buffers != null) {
+            buffers.close();
+            buffers = null;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package io.attnrt.model;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.tensor.DType;
+import io.attnrt.tensor.Tensor;
+
+/**
+ * Every activation buffer of one forward step over T token rows, named in one place. The layers reuse
+ * them in turn; the model keeps one set and reallocates only when T changes.
+ *
+ * <pre>
+ *  x      [T, hidden]        residual stream
+ *  xNorm  [T, hidden]        RMSNorm(x), input of the projections
+ *  q      [T, heads·d]       queries   (RoPE applied in place)
+ *  k, v   [T, kvHeads·d]     keys and values of the new tokens (written into the paged cache)
+ *  attn   [T, heads·d]       attention output
+ *  delta  [T, hidden]        output of a sub-block, added to x
+ *  gate   [T, intermediate]  gate projection, then silu(gate)·up in place
+ *  up     [T, intermediate]  up projection
+ * </pre>
+ */
+final class StepBuffers implements AutoCloseable {
+    final int tokens;
+    final Tensor x;
+    final Tensor xNorm;
+    final Tensor q;
+    final Tensor k;
+    final Tensor v;
+    final Tensor attn;
+    final Tensor delta;
+    final Tensor gate;
+    final Tensor up;
+
+    StepBuffers(Backend backend, LlamaConfig cfg, int tokens) {
+        this.tokens = tokens;
+        int hidden = cfg.hiddenSize();
+        int qWidth = cfg.numAttentionHeads() * cfg.headDim();
+        int kvWidth = cfg.numKeyValueHeads() * cfg.headDim();
+        x = backend.allocate(DType.F32, tokens, hidden);
+        xNorm = backend.allocate(DType.F32, tokens, hidden);
+        q = backend.allocate(DType.F32, tokens, qWidth);
+        k = backend.allocate(DType.F32, tokens, kvWidth);
+        v = backend.allocate(DType.F32, tokens, kvWidth);
+        attn = backend.allocate(DType.F32, tokens, qWidth);
+        delta = backend.allocate(DType.F32, tokens, hidden);
+        gate = backend.allocate(DType.F32, tokens, cfg.intermediateSize());
+        up = backend.allocate(DType.F32, tokens, cfg.intermediateSize());
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : new Tensor[] {x, xNorm, q, k, v, attn, delta, gate, up}) {
+            t.close();
+        }
+    }
+}

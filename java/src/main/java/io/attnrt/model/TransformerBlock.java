@@ -1,0 +1,48 @@
+package io.attnrt.model;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.backend.RopeSpec;
+
+/** One pre-norm Llama decoder layer. {@link #forward} reads like the block diagram. */
+final class TransformerBlock {
+    private final int layer;
+    private final LayerWeights w;
+    private final Backend backend;
+    private final float eps;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final RopeSpec rope;
+
+    TransformerBlock(int layer, LayerWeights weights, Backend backend, LlamaConfig cfg, RopeSpec rope) {
+        this.layer = layer;
+        this.w = weights;
+        this.backend = backend;
+        this.eps = (float) cfg.rmsNormEps();
+        this.heads = cfg.numAttentionHeads();
+        this.kvHeads = cfg.numKeyValueHeads();
+        this.headDim = cfg.headDim();
+        this.rope = rope;
+    }
+
+    /** Updates the residual stream {@code b.x} of tokens at {@code positions} in place. */
+    void forward(StepBuffers b, int[] positions, AttentionStep attention) {
+        // x → RMSNorm → Q, K, V → RoPE(Q, K) → attention → O projection → x += ·
+        backend.rmsNorm(b.x, w.attnNorm(), eps, b.xNorm);
+        backend.linear(b.xNorm, w.wq(), b.q);
+        backend.linear(b.xNorm, w.wk(), b.k);
+        backend.linear(b.xNorm, w.wv(), b.v);
+        backend.rope(b.q, positions, heads, headDim, rope);
+        backend.rope(b.k, positions, kvHeads, headDim, rope);
+        attention.run(layer, b.q, b.k, b.v, b.attn);
+        backend.linear(b.attn, w.wo(), b.delta);
+
+        // x → RMSNorm → down(silu(gate(·)) · up(·)) → x += ·   (the residual add is fused into the norm)
+        backend.addRmsNorm(b.x, b.delta, w.mlpNorm(), eps, b.xNorm);
+        backend.linear(b.xNorm, w.wGate(), b.gate);
+        backend.linear(b.xNorm, w.wUp(), b.up);
+        backend.swiglu(b.gate, b.up, b.gate);
+        backend.linear(b.gate, w.wDown(), b.delta);
+        backend.add(b.x, b.delta, b.x);
+    }
+}
