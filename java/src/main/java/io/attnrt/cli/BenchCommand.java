@@ -1,0 +1,156 @@
+package io.attnrt.cli;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.backend.BackendChoice;
+import io.attnrt.backend.Backends;
+import io.attnrt.backend.cpu.MemoryBandwidth;
+import io.attnrt.backend.reference.ReferenceBackend;
+import io.attnrt.bench.AttentionBench;
+import io.attnrt.bench.BenchReport;
+import io.attnrt.bench.BenchRow;
+import io.attnrt.bench.DecodeBench;
+import io.attnrt.bench.ModelBench;
+import io.attnrt.model.LlamaConfig;
+import io.attnrt.tensor.DType;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmark prefill attention, paged decode attention and whole-model prefill/decode on a "
+                + "backend, side by side with the reference backend, the naive L×L attention and the machine's "
+                + "measured memory bandwidth. Writes a CSV.")
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--backend", defaultValue = "auto", description = "backend to measure (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model",
+            description = "which of prefill, decode, model to run (default ${DEFAULT-VALUE})")
+    List<String> sections;
+
+    @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
+            description = "prefill lengths L (default ${DEFAULT-VALUE})")
+    List<Integer> lengths;
+
+    @Option(names = "--quick", description = "a short sweep (L ≤ 1024, small decode and model runs) for smoke tests")
+    boolean quick;
+
+    @Option(names = "--reference-max-length", defaultValue = "2048",
+            description = "run the reference backend side by side up to this L (default ${DEFAULT-VALUE})")
+    int referenceMaxLength;
+
+    @Option(names = "--naive-max-length", defaultValue = "4096",
+            description = "run the naive L×L attention up to this L (default ${DEFAULT-VALUE})")
+    int naiveMaxLength;
+
+    @Option(names = "--decode-tokens", defaultValue = "32", description = "decode steps of the model bench")
+    int decodeTokens;
+
+    @Option(names = "--csv", defaultValue = "bench.csv", description = "CSV output file (default ${DEFAULT-VALUE})")
+    Path csv;
+
+    @Option(names = "--no-progress", description = "no progress bar on stderr")
+    boolean noProgress;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Set<String> run = new LinkedHashSet<>(sections);
+        for (String s : run) {
+            if (!List.of("prefill", "decode", "model").contains(s)) {
+                throw new IllegalArgumentException("unknown bench section '" + s + "': choose prefill, decode, model");
+            }
+        }
+        BackendChoice choice = Backends.create(backend);
+        try (Backend be = choice.backend(); Backend reference = new ReferenceBackend()) {
+            out.printf("bench: %s (%s)%n", be.description(), choice.reason());
+            out.printf("java %s, %d processors, max heap %d MiB%n", System.getProperty("java.version"),
+                    Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+            BenchReport report = new BenchReport(out);
+            double bandwidth = Double.NaN;
+            if (run.contains("decode") || run.contains("model")) {
+                bandwidth = MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20);
+                report.add(new BenchRow("bandwidth", "stream-read", "all cores, best of several passes", Double.NaN,
+                        Double.NaN, bandwidth, Double.NaN, Double.NaN, null, Double.NaN));
+            }
+            List<Runnable> tasks = new ArrayList<>();
+            List<String> labels = new ArrayList<>();
+            if (run.contains("prefill")) {
+                AttentionBench ab = new AttentionBench(be, reference, referenceMaxLength, naiveMaxLength);
+                for (AttentionBench.Shape s : prefillShapes()) {
+                    labels.add("prefill " + s.describe());
+                    tasks.add(() -> ab.run(s, report));
+                }
+            }
+            if (run.contains("decode")) {
+                DecodeBench db = new DecodeBench(be, reference, bandwidth, 1L << 20);
+                for (DecodeBench.Shape s : decodeShapes()) {
+                    labels.add("decode " + s.describe());
+                    tasks.add(() -> db.run(s, report));
+                }
+            }
+            if (run.contains("model")) {
+                ModelBench mb = new ModelBench(be, bandwidth);
+                int steps = quick ? 8 : decodeTokens;
+                labels.add("model prefill+decode batch 1");
+                tasks.add(() -> mb.run(LlamaConfig.benchmark(), quick ? 32 : 128, steps, 1, DType.F32, report));
+                if (!quick) {
+                    labels.add("model prefill+decode batch 4");
+                    tasks.add(() -> mb.run(LlamaConfig.benchmark(), 128, steps, 4, DType.F32, report));
+                }
+            }
+            io.attnrt.bench.Progress progress = new io.attnrt.bench.Progress(System.err, tasks.size(), !noProgress);
+            for (int i = 0; i < tasks.size(); i++) {
+                progress.step(labels.get(i));
+                tasks.get(i).run();
+            }
+            progress.finish();
+            report.writeCsv(csv);
+            out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
+        }
+        return 0;
+    }
+
+    private List<AttentionBench.Shape> prefillShapes() {
+        List<AttentionBench.Shape> shapes = new ArrayList<>();
+        for (int l : lengths) {
+            if (quick && l > 1024) {
+                continue;
+            }
+            if (l <= 0) {
+                throw new IllegalArgumentException("prefill length must be > 0, got " + l);
+            }
+            shapes.add(new AttentionBench.Shape(l, 128, 8, 2, true));   // Llama-style GQA 4:1
+            if (l <= 4096) {
+                shapes.add(new AttentionBench.Shape(l, 64, 8, 8, true)); // MHA, small heads
+            }
+            if (l <= 1024) {
+                shapes.add(new AttentionBench.Shape(l, 128, 8, 1, false)); // MQA, bidirectional
+            }
+        }
+        return shapes;
+    }
+
+    private List<DecodeBench.Shape> decodeShapes() {
+        if (quick) {
+            return List.of(new DecodeBench.Shape(1, 512, 128, 32, 8, 16), new DecodeBench.Shape(8, 512, 128, 32, 8, 16));
+        }
+        int[][] bc = {{1, 512}, {1, 4096}, {1, 16384}, {8, 512}, {8, 4096}, {32, 512}, {32, 2048}};
+        List<DecodeBench.Shape> shapes = new ArrayList<>();
+        for (int[] p : bc) {
+            shapes.add(new DecodeBench.Shape(p[0], p[1], 128, 32, 8, 16));
+        }
+        return shapes;
+    }
+}

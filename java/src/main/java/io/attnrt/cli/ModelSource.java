@@ -1,0 +1,64 @@
+package io.attnrt.cli;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.model.LlamaConfig;
+import io.attnrt.model.LlamaWeights;
+import io.attnrt.model.WeightFiles;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/** Where a model comes from: a Hugging Face directory, or the small test model built into the jar. */
+final class ModelSource {
+    static final String BUILTIN = "built-in tiny-llama (test-data/tiny-llama)";
+    private static final String[] BUILTIN_FILES = {"config.json", "model.safetensors"};
+
+    private ModelSource() {
+    }
+
+    record Loaded(Path dir, String label, LlamaConfig config, LlamaWeights weights) implements AutoCloseable {
+        @Override
+        public void close() {
+            weights.close();
+        }
+    }
+
+    /** Loads {@code dir} (or the built-in model when null) onto {@code backend}. */
+    static Loaded load(Path dir, Backend backend) {
+        String label = dir == null ? BUILTIN : dir.toString();
+        Path source = dir == null ? extractBuiltin() : dir;
+        if (!Files.isDirectory(source)) {
+            throw new IllegalArgumentException("model directory " + source + " does not exist");
+        }
+        LlamaConfig config = LlamaConfig.load(source.resolve("config.json"));
+        try (WeightFiles files = WeightFiles.open(source)) {
+            LlamaWeights weights = LlamaWeights.load(files, config, backend);
+            return new Loaded(source, label, config, weights);
+        }
+    }
+
+    /** The built-in model's files, copied out of the jar (memory mapping needs real files). */
+    static Path extractBuiltin() {
+        try {
+            Path dir = Files.createTempDirectory("attnrt-builtin-model");
+            dir.toFile().deleteOnExit();
+            for (String name : BUILTIN_FILES) {
+                try (InputStream in = ModelSource.class.getResourceAsStream("/builtin/tiny-llama/" + name)) {
+                    if (in == null) {
+                        throw new IllegalStateException("the built-in model is missing from this build ("
+                                + name + "); pass --model DIR");
+                    }
+                    Path f = dir.resolve(name);
+                    Files.copy(in, f, StandardCopyOption.REPLACE_EXISTING);
+                    f.toFile().deleteOnExit();
+                }
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot extract the built-in model: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.attnrt.cli;
+
+import io.attnrt.backend.BackendChoice;
+import io.attnrt.backend.Backends;
+import io.attnrt.backend.SamplingParams;
+import io.attnrt.kv.PagedKvCache;
+import io.attnrt.model.ByteTokenizer;
+import io.attnrt.model.GenerationRequest;
+import io.attnrt.model.GenerationResult;
+import io.attnrt.model.GenerationStats;
+import io.attnrt.model.Generator;
+import io.attnrt.model.LlamaModel;
+import io.attnrt.tensor.DType;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Generate a continuation of a prompt. Without --model, runs the built-in test model.")
+final class RunCommand implements Callable<Integer> {
+    static final String BUILTIN_PROMPT = "Hello, attnrt!";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (config.json + *.safetensors)")
+    Path model;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (byte-level tokens)")
+    String prompt;
+
+    @Option(names = "--tokens", paramLabel = "IDS", split = ",", description = "prompt as comma-separated token ids")
+    int[] tokens;
+
+    @Option(names = {"-n", "--max-new-tokens"}, defaultValue = "32", description = "tokens to generate (default ${DEFAULT-VALUE})")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "keep the k most likely tokens, 0 = off")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "1", description = "nucleus sampling mass, 1 = off")
+    float topP;
+
+    @Option(names = "--seed", defaultValue = "0", description = "random seed of the sampler")
+    long seed;
+
+    @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id, -1 = never")
+    int stopToken;
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto, cuda, cpu or reference (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--kv-block-size", defaultValue = "16", description = "tokens per KV cache block")
+    int blockSize;
+
+    @Option(names = "--kv-dtype", defaultValue = "F32", description = "KV cache element type: F32, F16, BF16")
+    DType kvDtype;
+
+    @Option(names = "--logits-out", paramLabel = "FILE", description = "write the logits of every step (.json or .npy)")
+    Path logitsOut;
+
+    @Override
+    public Integer call() throws Exception {
+        if (prompt != null && tokens != null) {
+            throw new IllegalArgumentException("give either --prompt or --tokens, not both");
+        }
+        SamplingParams sampling = new SamplingParams(temperature, topK, topP);
+        PrintWriter out = spec.commandLine().getOut();
+        BackendChoice choice = Backends.create(backend);
+        try (var be = choice.backend();
+             ModelSource.Loaded loaded = ModelSource.load(model, be);
+             LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
+            ByteTokenizer tokenizer = new ByteTokenizer(loaded.config().vocabSize());
+            int[] ids = tokens != null ? tokens : tokenizer.encode(prompt != null ? prompt : BUILTIN_PROMPT);
+            int contextBlocks = (ids.length + maxNewTokens + blockSize - 1) / blockSize;
+            try (PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
+                Generator generator = new Generator(llama, cache);
+                LogitsRecorder recorder = logitsOut == null ? null : new LogitsRecorder();
+                GenerationRequest request = new GenerationRequest(ids, maxNewTokens, sampling, seed, stopToken);
+                List<GenerationResult> results = generator.generate(List.of(request), recorder);
+                GenerationResult r = results.get(0);
+                GenerationStats stats = generator.lastStats();
+                out.printf("model:     %s%n", loaded.label());
+                out.printf("backend:   %s (%s)%n", be.description(), choice.reason());
+                out.printf("prompt:    %s%n", Arrays.toString(ids));
+                out.printf("generated: %s%n", Arrays.toString(r.generated()));
+                out.printf("text:      %s%n", tokenizer.decode(r.generated()).replace("\n", "\\n"));
+                out.printf("prefill:   %d tokens in %.1f ms (%.1f tokens/s)%n", stats.prefillTokens(),
+                        stats.prefillNanos() / 1e6, stats.prefillTokensPerSecond());
+                out.printf("decode:    %d tokens in %.1f ms (%.1f tokens/s)%n", stats.decodeTokens(),
+                        stats.decodeNanos() / 1e6, stats.decodeTokensPerSecond());
+                if (recorder != null) {
+                    recorder.write(logitsOut, loaded.label(), be.name(), ids);
+                    out.printf("logits:    %d steps written to %s%n", recorder.steps(), logitsOut);
+                }
+                if (!r.ok()) {
+                    out.printf("error:     %s%n", r.error());
+                    return 1;
+                }
+                return 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package io.attnrt.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The attnrt command line end to end, in-process. */
+class AttnrtCliTest {
+    record Outcome(int exit, String out, String err) {
+    }
+
+    static Outcome run(String... args) {
+        CommandLine cl = AttnrtCli.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new Outcome(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void runWithoutArgumentsGeneratesFromTheBuiltInModel() {
+        Outcome o = run("run", "-n", "8", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(o.out().contains("built-in tiny-llama"), o.out());
+        assertTrue(o.out().contains("backend:   cpu"), o.out());
+        assertTrue(o.out().matches("(?s).*generated: \\[(\\d+, ){7}\\d+\\].*"), o.out());
+        assertTrue(o.out().contains("tokens/s"), o.out());
+    }
+
+    @Test
+    void runMatchesTheReferenceGreedyContinuation() throws Exception {
+        JsonNode c = new ObjectMapper().readTree(Path.of("test-data/tiny-llama/reference.json").toFile())
+                .get("cases").get(2);
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode t : c.get("prompt")) {
+            ids.append(ids.length() == 0 ? "" : ",").append(t.asInt());
+        }
+        Outcome o = run("run", "--model", "test-data/tiny-llama", "--tokens", ids.toString(), "-n", "16");
+        assertEquals(0, o.exit(), o.err());
+        String expected = c.get("greedy").get("tokens").toString().replace(",", ", ");
+        assertTrue(o.out().contains("generated: " + expected), o.out() + "\nexpected " + expected);
+    }
+
+    @Test
+    void cudaBackendAnswersWithAClearError() {
+        Outcome o = run("run", "--backend", "cuda");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("cuda") && o.err().contains("not available"), o.err());
+    }
+
+    @Test
+    void tokenOutsideTheVocabularyIsAClearError() {
+        Outcome o = run("run", "--tokens", "1,2,999", "--backend", "cpu");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("token id 999"), o.err());
+    }
+
+    @Test
+    void missingModelDirectoryIsAClearError(@TempDir Path dir) {
+        Outcome o = run("run", "--model", dir.resolve("nope").toString());
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("nope"), o.err());
+    }
+
+    @Test
+    void logitsOutWritesJsonAndNpy(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("logits.json");
+        assertEquals(0, run("run", "-n", "5", "--logits-out", json.toString()).exit());
+        JsonNode doc = new ObjectMapper().readTree(json.toFile());
+        assertEquals(5, doc.get("logits").size());
+        assertEquals(256, doc.get("logits").get(0).size());
+        assertEquals(5, doc.get("tokens").size());
+
+        Path npy = dir.resolve("logits.npy");
+        assertEquals(0, run("run", "-n", "5", "--logits-out", npy.toString()).exit());
+        byte[] bytes = Files.readAllBytes(npy);
+        int headerLen = (bytes[8] & 0xff) | (bytes[9] & 0xff) << 8;
+        String header = new String(bytes, 10, headerLen, java.nio.charset.StandardCharsets.US_ASCII);
+        assertTrue(header.contains("'shape': (5, 256)"), header);
+        assertEquals(10 + headerLen + 5 * 256 * 4, bytes.length);
+        // the same run writes the same numbers in both formats
+        ByteBuffer data = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(doc.get("logits").get(0).get(3).floatValue(), data.getFloat(10 + headerLen + 3 * 4), 0f);
+    }
+
+    @Test
+    void verifyQuickPassesOnTheCpuBackend() {
+        Outcome o = run("verify", "--quick", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.out() + o.err());
+        assertTrue(o.out().matches("(?s).*\\n\\d+ passed, 0 failed\\n.*"), o.out());
+    }
+
+    @Test
+    void benchWritesACsvWithTheMeasuredRows(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("bench.csv");
+        Outcome o = run("bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "64",
+                "--csv", csv.toString(), "--no-progress");
+        assertEquals(0, o.exit(), o.err());
+        List<String> lines = Files.readAllLines(csv);
+        assertTrue(lines.get(0).startsWith("section,impl,config"), lines.get(0));
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,cpu,")), lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,naive-LxL,")), lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,cpu/reference,")), lines.toString());
+    }
+
+    @Test
+    void unknownBackendIsRejected() {
+        Outcome o = run("verify", "--backend", "tpu");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("unknown backend 'tpu'"), o.err());
+    }
+}
