@@ -18,8 +18,9 @@
 //
 // Storage mapping:
 //   __shared__ T x[N];        -> thread_local (block-scope thread_local is implicitly static): one copy
-//                               per worker thread, hence per running block; NOT cleared between blocks
-//                               (like the GPU, its content at block start is unspecified).
+//                               per worker thread, hence per running block; emu-kernels.sh adds a call
+//                               after the declaration that fills it with 0xFF bytes when the first thread
+//                               of each block gets there (namespace-scope __shared__ is not poisoned).
 //   extern __shared__ T x[];  -> rewritten by emu-kernels.sh into a thread_local pointer to the
 //                               worker's dynamic shared memory, which is filled with 0xFF bytes (NaN for
 //                               floats) at every block start.
@@ -122,6 +123,9 @@ int syncthreads_reduce(int predicate, int op);  // op: 0 count, 1 and, 2 or
 void yield();                                   // a scheduling point without a barrier
 unsigned active_mask();
 void* dynamic_smem();
+// Called (by code emu-kernels.sh inserts) after each block-scope __shared__ declaration: the first call
+// per block and variable fills it with 0xFF bytes.
+void shared_first_use(void* variable, size_t bytes);
 
 [[noreturn]] void fault(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -166,6 +166,8 @@ size_t fiber_stack_bytes() {
 
 void fiber_main();
 
+std::atomic<bool> g_sequential_for_testing{false};
+
 // Everything one worker thread needs to run blocks; created on the worker, reused for every block.
 struct Executor {
     std::vector<std::unique_ptr<Fiber>> fibers;
@@ -185,6 +187,8 @@ struct Executor {
     int barrier_result = 0;
     Rng rng{0};
     bool aborted = false;
+    bool sequential = false;              // tests only: run fibers in thread order, no shuffle
+    std::vector<void*> shared_seen;       // static __shared__ variables poisoned in this block
     Fiber* current = nullptr;
     LaunchState* launch = nullptr;
 
@@ -417,6 +421,22 @@ void complete_ldmatrix(CollBuf& buf) {
     }
 }
 
+const char* kind_name(int kind) {
+    switch (kind) {
+        case kSyncWarp: return "__syncwarp";
+        case kShflIdx: return "__shfl_sync";
+        case kShflUp: return "__shfl_up_sync";
+        case kShflDown: return "__shfl_down_sync";
+        case kShflXor: return "__shfl_xor_sync";
+        case kVote: return "a vote (__ballot/__any/__all_sync)";
+        case kReduce: return "__reduce_*_sync";
+        case kMatch: return "__match_*_sync";
+        case kLdMatrix: return "ldmatrix";
+        case kMma: return "mma.sync";
+        default: return "an unknown collective";
+    }
+}
+
 void fiber_exit(Executor& e, Fiber& f) {
     // Copies still in flight land eventually on the GPU; here they land at exit.
     for (const CpAsyncOp& op : f.cp_ops) perform(op);
@@ -503,16 +523,25 @@ void run_block(Executor& e, LaunchState& l, uint64_t linear_block, unsigned long
     e.barrier_acc = 0;
     e.aborted = false;
     e.current = nullptr;
+    e.shared_seen.clear();
+    e.sequential = g_sequential_for_testing.load(std::memory_order_relaxed);
     e.rng.s = seed ^ (l.launch_index * 0xd1b54a32d192ed03ull) ^ (linear_block * 0x8cb92ba72f3d8dd7ull);
     std::memset(e.dyn_smem, kPoisonByte, l.dynamic_smem);
     std::memset(e.dyn_smem + l.dynamic_smem, kCanaryByte, kCanaryBytes);
 
     while (!e.aborted) {
         if (e.runnable.empty()) {
+            e.current = nullptr;  // a deadlock belongs to the block, not to the last thread that ran
             if (e.alive > 0) deadlock(e);
             break;
         }
-        const size_t pick = e.rng.next() % e.runnable.size();
+        size_t pick = 0;
+        if (e.sequential) {
+            for (size_t i = 1; i < e.runnable.size(); ++i)
+                if (e.runnable[i] < e.runnable[pick]) pick = i;
+        } else {
+            pick = e.rng.next() % e.runnable.size();
+        }
         const unsigned id = e.runnable[pick];
         e.runnable[pick] = e.runnable.back();
         e.runnable.pop_back();
@@ -672,6 +701,15 @@ unsigned active_mask() {
 
 void* dynamic_smem() { return exec().dyn_smem; }
 
+void shared_first_use(void* variable, size_t bytes) {
+    Executor* e = tls_exec;
+    if (!e || !e->current) return;
+    for (void* seen : e->shared_seen)
+        if (seen == variable) return;
+    e->shared_seen.push_back(variable);
+    std::memset(variable, kPoisonByte, bytes);
+}
+
 const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const void* payload, unsigned bytes,
                                      unsigned* valid) {
     Executor& e = exec_in_fiber("a warp collective");
@@ -696,8 +734,8 @@ const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const v
         g = &w.groups[w.ngroups++];
         *g = Group{m, 0, kind, bytes, w.free_buf()};
     } else if (g->kind != kind || g->bytes != bytes) {
-        fault("lanes of warp %u met at different warp collectives (kind %d with %u bytes vs kind %d with %u bytes)",
-              f.regs.warp, g->kind, g->bytes, static_cast<int>(kind), bytes);
+        fault("lanes of warp %u met at different warp collectives (%s with %u bytes and %s with %u bytes, mask 0x%08x)",
+              f.regs.warp, kind_name(g->kind), g->bytes, kind_name(kind), bytes, m);
     }
     CollBuf* buf = g->buf;
     if (bytes) std::memcpy(buf->slots + f.regs.lane * kSlotBytes, payload, bytes);
@@ -824,6 +862,12 @@ KernelRegistrar::KernelRegistrar(const char* name, attnrt_emu_launch_fn launch) 
 __attribute__((visibility("hidden"))) void set_seed_for_testing(unsigned long long seed) {
     g_seed_override.store(seed);
     g_seed_overridden.store(true);
+}
+
+// For the emulator's own tests: run the fibers of a block in thread order, as a plain sequential
+// emulation would, to show which bugs only the shuffle exposes.
+__attribute__((visibility("hidden"))) void set_sequential_for_testing(bool sequential) {
+    g_sequential_for_testing.store(sequential);
 }
 
 }  // namespace attnrt_emu
