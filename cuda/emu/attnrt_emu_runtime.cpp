@@ -835,7 +835,8 @@ int launch_grid(const char* name, const unsigned grid[3], const unsigned block[3
                      name, grid[0], grid[1], grid[2], block[0], block[1], block[2], dynamic_smem, invalid);
         return ATTNRT_EMU_INVALID_LAUNCH;
     }
-    (void)attnrt_emu_seed();  // prints the seed once
+    static std::once_flag printed;
+    std::call_once(printed, [] { std::fprintf(stderr, "attnrt-emu: fiber-order seed %llu\n", initial_seed()); });
     std::lock_guard<std::mutex> lock(g_launch_mutex);
     LaunchState l;
     l.name = name;
@@ -878,12 +879,7 @@ extern "C" const attnrt_emu_kernel* attnrt_emu_kernel_table(int* count) {
     return r.data();
 }
 
-extern "C" unsigned long long attnrt_emu_seed(void) {
-    static std::once_flag printed;
-    const unsigned long long seed = attnrt_emu::initial_seed();
-    std::call_once(printed, [seed] { std::fprintf(stderr, "attnrt-emu: fiber-order seed %llu\n", seed); });
-    return seed;
-}
+extern "C" unsigned long long attnrt_emu_seed(void) { return attnrt_emu::initial_seed(); }
 
 // A failed assert() in a kernel stops the launch with a fault instead of aborting the process.
 // Hidden, so the kernels of this library bind to it rather than to the C library's.
