@@ -44,7 +44,8 @@ const attnrt_emu_kernel* attnrt_emu_kernel_table(int* count);
 
 /* The seed that orders fibers between barriers: from env ATTNRT_EMU_SEED (decimal) if set, else
    from the clock. Printed to stderr once, at the first launch, as
-   "attnrt-emu: fiber-order seed N"; rerun with ATTNRT_EMU_SEED=N to reproduce an order. */
+   "attnrt-emu: fiber-order seed N (LIBRARY)"; rerun with ATTNRT_EMU_SEED=N to reproduce an order
+   (the order of each block depends on the seed, the launch's index in the process and the block). */
 unsigned long long attnrt_emu_seed(void);
 
 #ifdef __cplusplus

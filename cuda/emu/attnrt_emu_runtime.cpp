@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -836,7 +837,13 @@ int launch_grid(const char* name, const unsigned grid[3], const unsigned block[3
         return ATTNRT_EMU_INVALID_LAUNCH;
     }
     static std::once_flag printed;
-    std::call_once(printed, [] { std::fprintf(stderr, "attnrt-emu: fiber-order seed %llu\n", initial_seed()); });
+    std::call_once(printed, [] {
+        // Several kernel libraries may be loaded, each with its own seed: say which one this is.
+        Dl_info info{};
+        const char* library = dladdr(reinterpret_cast<void*>(&attnrt_emu_seed), &info) && info.dli_fname ? info.dli_fname : "?";
+        const char* slash = std::strrchr(library, '/');
+        std::fprintf(stderr, "attnrt-emu: fiber-order seed %llu (%s)\n", initial_seed(), slash ? slash + 1 : library);
+    });
     std::lock_guard<std::mutex> lock(g_launch_mutex);
     LaunchState l;
     l.name = name;
