@@ -11,8 +11,13 @@ import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEM
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_WARP_SIZE;
+import static jcuda.driver.JCudaDriver.cuCtxPopCurrent;
+import static jcuda.driver.JCudaDriver.cuCtxPushCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxGetState;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -28,7 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import jcuda.driver.CUdevice;
+import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -124,6 +129,37 @@ class EmulatedDeviceInfoTest {
         long[] freeAgain = new long[1];
         cuMemGetInfo(freeAgain, totalInContext);
         assertEquals(free[0], freeAgain[0]);
+    }
+
+    @Test
+    void primaryContextIsSharedUntilTheLastRelease() {
+        CUcontext first = new CUcontext();
+        CUcontext second = new CUcontext();
+        cuDevicePrimaryCtxRetain(first, cuda.device());
+        cuDevicePrimaryCtxRetain(second, cuda.device());
+        assertEquals(first, second);
+        int[] flags = new int[1];
+        int[] active = new int[1];
+        cuDevicePrimaryCtxGetState(cuda.device(), flags, active);
+        assertEquals(1, active[0]);
+        cuCtxPushCurrent(first);
+        try {
+            CUdeviceptr p = new CUdeviceptr();
+            cuMemAlloc(p, 1024);
+            cuMemFree(p);
+        } finally {
+            CUcontext popped = new CUcontext();
+            cuCtxPopCurrent(popped);
+            assertEquals(first, popped);
+        }
+        cuDevicePrimaryCtxRelease(cuda.device());
+        cuDevicePrimaryCtxGetState(cuda.device(), flags, active);
+        assertEquals(1, active[0]); // still retained once
+        cuDevicePrimaryCtxRelease(cuda.device());
+        if (!EmulatedCuda.onRealGpu()) {
+            cuDevicePrimaryCtxGetState(cuda.device(), flags, active);
+            assertEquals(0, active[0]);
+        }
     }
 
     @Test
