@@ -10,7 +10,7 @@
 #
 # NATIVES_DIR holds the JCuda natives (the build unpacks jcuda-natives and jcublas-natives there); the stubs
 # cover every cu*/cublas* symbol they import. Kernel libraries come from scripts/emu-kernels.sh (the SIMT
-# emulation) when it exists, else from the hand-made test library cuda/emu/test/handmade_kernels.cpp.
+# emulation of cuda/emu/attnrt_emu.h), one per kernel folder.
 # Tests select the emulator with LD_LIBRARY_PATH=OUT_DIR and ATTNRT_EMU_KERNEL_LIBS (see pom.xml).
 #
 # cuda.h is taken from $CUDA_HOME/include, next to nvcc, or /usr/local/cuda/include. Without it the
@@ -57,7 +57,7 @@ shopt -u nullglob
 
 inputs_hash=$( {
   cat "$0" "$root/scripts/emu-stubs.sh" "$driver_native" "$cublas2_native" "$cublas_native" "$cuda_include/cuda.h"
-  [ -f "$kernels_script" ] && cat "$kernels_script"
+  cat "$kernels_script"
   find "$root/cuda" -type f | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done
   g++ --version; gcc --version
 } | sha256sum | cut -d' ' -f1 )
@@ -102,19 +102,14 @@ unsigned long long attnrt_emu_seed(void) { return 0; }
 EOF
   "${cc[@]}" -shared -o "$1" "$out/gen/empty_kernels.c"
 }
-if [ -f "$kernels_script" ]; then
-  if [ "${#main_sources[@]}" -gt 0 ]; then
-    bash "$kernels_script" "$out/libattnrt_kernels.so" "${main_sources[@]}"
-  else
-    empty_kernel_library "$out/libattnrt_kernels.so"
-  fi
-  if [ "${#selftest_sources[@]}" -gt 0 ]; then
-    bash "$kernels_script" "$out/libattnrt_selftest.so" "${selftest_sources[@]}"
-  else
-    empty_kernel_library "$out/libattnrt_selftest.so"
-  fi
+if [ "${#main_sources[@]}" -gt 0 ]; then
+  bash "$kernels_script" "$out/libattnrt_kernels.so" "${main_sources[@]}"
 else
-  "${cxx[@]}" -shared -o "$out/libattnrt_kernels.so" "$emu/test/handmade_kernels.cpp"
+  empty_kernel_library "$out/libattnrt_kernels.so"
+fi
+if [ "${#selftest_sources[@]}" -gt 0 ]; then
+  bash "$kernels_script" "$out/libattnrt_selftest.so" "${selftest_sources[@]}"
+else
   empty_kernel_library "$out/libattnrt_selftest.so"
 fi
 
@@ -126,4 +121,4 @@ EOF
 "${cc[@]}" -shared -o "$out/test/libattnrt_emu_bindnow_canary.so" "$out/gen/bindnow_canary.c"
 
 echo "$inputs_hash" > "$out/.inputs"
-echo "[attnrt] emulated CUDA device built in $out (cuda.h from $cuda_include, kernels via $([ -f "$kernels_script" ] && echo scripts/emu-kernels.sh || echo the hand-made test library))"
+echo "[attnrt] emulated CUDA device built in $out (cuda.h from $cuda_include; ${#main_sources[@]} + ${#selftest_sources[@]} kernel source(s))"

@@ -3,7 +3,7 @@
 // JCuda's libJCudaDriver resolves cu* through the dynamic linker; with this library first on the library
 // path every call lands here and runs on the CPU: device memory is host memory with guard zones, streams and
 // events complete at once (every call is synchronous), and a kernel launch runs the whole grid through a
-// kernel library that implements the kernel in C++ (see attnrt_emu_kernel below). What this file does not
+// kernel library that implements the kernel in C++ (ABI: cuda/emu/attnrt_emu_abi.h). What this file does not
 // implement is answered CUDA_ERROR_NOT_SUPPORTED by stubs generated from JCuda's import list
 // (scripts/emu-stubs.sh), so the emulator never kills the JVM with a missing symbol.
 //
@@ -80,16 +80,9 @@
 #include <unordered_map>
 #include <vector>
 
-// The kernel-library ABI (cuda/emu/attnrt_emu_abi.h, owned by the SIMT emulation). Repeated here so the
-// driver builds on its own; the layout is fixed.
+#include "../attnrt_emu_abi.h"
+
 extern "C" {
-typedef int (*attnrt_emu_launch_fn)(const unsigned grid[3], const unsigned block[3],
-                                    unsigned dynamic_smem_bytes, void** kernel_params);
-typedef struct {
-    const char* name;
-    attnrt_emu_launch_fn launch;
-    unsigned max_dynamic_smem;
-} attnrt_emu_kernel;
 typedef const attnrt_emu_kernel* (*attnrt_emu_kernel_table_fn)(int* count);
 typedef unsigned long long (*attnrt_emu_seed_fn)(void);
 }
@@ -1694,11 +1687,12 @@ EMU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
             return CUDA_ERROR_INVALID_VALUE;
         }
         entry = fn->entry;
+        // max_dynamic_smem is the kernel library's opt-in maximum for this kernel (attnrt_emu_abi.h).
         if (sharedMemBytes > entry->kernel->max_dynamic_smem) {
-            emuLog("cuLaunchKernel(%s): %u bytes of dynamic shared memory, but the emulation in %s supports at "
-                   "most %u -> CUDA_ERROR_NOT_SUPPORTED",
+            emuLog("cuLaunchKernel(%s): %u bytes of dynamic shared memory, but %s allows this kernel at most %u "
+                   "-> CUDA_ERROR_INVALID_VALUE",
                    name.c_str(), sharedMemBytes, entry->library.c_str(), entry->kernel->max_dynamic_smem);
-            return CUDA_ERROR_NOT_SUPPORTED;
+            return CUDA_ERROR_INVALID_VALUE;
         }
     }
     // The grid runs without the driver lock: a kernel may call attnrt_emu_check_range, and other threads
@@ -1708,7 +1702,12 @@ EMU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
     int status = entry->kernel->launch(grid, block, sharedMemBytes, kernelParams);
     Lock lock(state().mutex);
     bool clean = checkRedzones(name.c_str());
-    if (status != 0) {
+    if (status == ATTNRT_EMU_INVALID_LAUNCH) {
+        emuLog("kernel %s: the emulation in %s rejected the launch configuration -> CUDA_ERROR_INVALID_VALUE",
+               name.c_str(), entry->library.c_str());
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (status != ATTNRT_EMU_OK) {
         emuLog("kernel %s failed in its emulation (status %d, %s, seed %llu) -> CUDA_ERROR_LAUNCH_FAILED",
                name.c_str(), status, entry->library.c_str(), entry->seed);
         return CUDA_ERROR_LAUNCH_FAILED;

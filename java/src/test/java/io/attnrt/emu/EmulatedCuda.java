@@ -18,11 +18,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import jcuda.CudaException;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.JCudaDriver;
+import org.junit.jupiter.api.function.Executable;
 
 /**
  * A CUDA context for tests tagged {@link EmulatedDevice}: on the emulated CUDA device (the fake
@@ -182,6 +184,24 @@ public final class EmulatedCuda implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Runs a JCuda call that must fail and checks the result it failed with, by name (JCuda's exception message
+     * is the CUresult or cublasStatus name). Returns the exception.
+     */
+    public static CudaException assertCudaError(String expectedResult, Executable call) {
+        try {
+            call.execute();
+        } catch (CudaException e) {
+            if (!expectedResult.equals(e.getMessage())) {
+                throw new AssertionError("expected " + expectedResult + " but the call failed with " + e.getMessage(), e);
+            }
+            return e;
+        } catch (Throwable t) {
+            throw new AssertionError("expected " + expectedResult + " but the call threw " + t, t);
+        }
+        throw new AssertionError("expected " + expectedResult + " but the call succeeded");
     }
 
     private static byte[] nulTerminated(byte[] text) {
