@@ -1,7 +1,7 @@
 package io.attnrt.backend;
 
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.nio.ByteBuffer;
 
 /**

@@ -3,7 +3,7 @@ package io.attnrt.bench;
 import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.SplittableRandom;
 
 /**

@@ -1,8 +1,8 @@
 package io.attnrt.cli;
 
 import io.attnrt.backend.Backend;
-import io.attnrt.backend.BackendChoice;
-import io.attnrt.backend.Backends;
+import io.attnrt.backend.select.BackendChoice;
+import io.attnrt.backend.select.Backends;
 import io.attnrt.backend.cpu.MemoryBandwidth;
 import io.attnrt.backend.reference.ReferenceBackend;
 import io.attnrt.bench.AttentionBench;

@@ -1,7 +1,7 @@
 package io.attnrt.cli;
 
-import io.attnrt.backend.BackendChoice;
-import io.attnrt.backend.Backends;
+import io.attnrt.backend.select.BackendChoice;
+import io.attnrt.backend.select.Backends;
 import io.attnrt.backend.SamplingParams;
 import io.attnrt.kv.PagedKvCache;
 import io.attnrt.model.ByteTokenizer;

@@ -4,7 +4,7 @@ import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
 import io.attnrt.kv.BlockTables;
 import io.attnrt.kv.PagedKvCache;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * The attention of one layer for one step: the new tokens' K/V go into the paged cache, then queries

@@ -6,7 +6,7 @@ import io.attnrt.kv.AppendPlan;
 import io.attnrt.kv.BlockTables;
 import io.attnrt.kv.KvCacheExhaustedException;
 import io.attnrt.kv.PagedKvCache;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,6 +1,6 @@
 package io.attnrt.model;
 
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * The weights of one decoder layer, in the Hugging Face nn.Linear layout [out_features, in_features].

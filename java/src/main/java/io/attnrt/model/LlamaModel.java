@@ -7,7 +7,7 @@ import io.attnrt.backend.RopeStyle;
 import io.attnrt.kv.BlockTables;
 import io.attnrt.kv.PagedKvCache;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * A Llama-family decoder on one backend: token embedding → N {@link TransformerBlock}s → final RMSNorm →

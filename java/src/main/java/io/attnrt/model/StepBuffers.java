@@ -2,7 +2,7 @@ package io.attnrt.model;
 
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * Every activation buffer of one forward step over T token rows, named in one place. The layers reuse

@@ -2,7 +2,7 @@ package io.attnrt.verify;
 
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -10,7 +10,7 @@ import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.SamplingParams;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import io.attnrt.verify.HarnessCase.Outputs;
 import java.util.ArrayList;
 import java.util.Arrays;

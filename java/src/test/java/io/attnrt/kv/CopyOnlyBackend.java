@@ -7,7 +7,7 @@ import io.attnrt.backend.SamplingParams;
 import io.attnrt.backend.host.HostMemoryBackend;
 import io.attnrt.backend.host.HostTensor;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 

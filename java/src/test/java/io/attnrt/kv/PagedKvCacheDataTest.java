@@ -10,7 +10,7 @@ import io.attnrt.backend.Backend;
 import io.attnrt.backend.reference.ReferenceBackend;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

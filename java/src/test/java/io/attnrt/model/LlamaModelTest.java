@@ -9,7 +9,7 @@ import io.attnrt.backend.Backend;
 import io.attnrt.backend.SamplingParams;
 import io.attnrt.kv.PagedKvCache;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -5,7 +5,7 @@ import io.attnrt.backend.OpChecks;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.reference.ReferenceBackend;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * What an honest fast backend computes: every sum, exponential and angle in fp32, attention as a

@@ -9,7 +9,7 @@ import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.reference.ReferenceBackend;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -9,7 +9,7 @@ import io.attnrt.backend.host.HostMemoryBackend;
 import io.attnrt.backend.host.HostTensor;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -3,7 +3,7 @@ package io.attnrt.backend.host;
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;

@@ -3,7 +3,7 @@ package io.attnrt.backend.host;
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 
 /**
  * A tensor in Java heap memory: F32 in a {@code float[]}, F16/BF16 as raw bits in a {@code short[]}.

@@ -11,7 +11,7 @@ import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
 import io.attnrt.backend.reference.ReferenceBackend;
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

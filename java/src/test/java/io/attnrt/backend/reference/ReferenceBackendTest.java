@@ -11,7 +11,7 @@ import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.SamplingParams;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
-import io.attnrt.tensor.Tensor;
+import io.attnrt.backend.Tensor;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.TreeSet;

@@ -1,6 +1,9 @@
-package io.attnrt.backend;
+package io.attnrt.backend.select;
 
+import io.attnrt.backend.Backend;
+import io.attnrt.backend.BackendUnavailableException;
 import io.attnrt.backend.cpu.CpuBackend;
+import io.attnrt.backend.cuda.CudaProbe;
 import io.attnrt.backend.reference.ReferenceBackend;
 import java.util.Locale;
 import org.slf4j.Logger;
@@ -34,7 +37,8 @@ public final class Backends {
         String n = name == null ? AUTO : name.trim().toLowerCase(Locale.ROOT);
         BackendChoice choice = switch (n) {
             case AUTO -> auto();
-            case "cuda" -> throw new BackendUnavailableException(cudaUnavailableReason());
+            case "cuda" -> throw new BackendUnavailableException(cudaUnavailableReason() + " (CUDA device: "
+                    + CudaProbe.probe().detail() + "); use --backend cpu");
             case "cpu" -> cpu("forced by --backend cpu");
             case "reference" -> new BackendChoice(new ReferenceBackend(), "forced by --backend reference");
             default -> throw new IllegalArgumentException("unknown backend '" + name
@@ -45,7 +49,11 @@ public final class Backends {
     }
 
     private static BackendChoice auto() {
-        return cpu("auto: " + cudaUnavailableReason());
+        CudaProbe gpu = CudaProbe.probe();
+        String why = gpu.available()
+                ? "found CUDA device " + gpu.detail() + ", but " + cudaUnavailableReason()
+                : "no GPU: " + gpu.detail();
+        return cpu("auto: " + why);
     }
 
     private static BackendChoice cpu(String why) {
@@ -55,6 +63,6 @@ public final class Backends {
     }
 
     static String cudaUnavailableReason() {
-        return "the cuda backend is not available yet in this version of attnrt; use --backend cpu";
+        return "the cuda backend is not available yet in this version of attnrt";
     }
 }

@@ -1,6 +1,6 @@
-package io.attnrt.tensor;
+package io.attnrt.backend;
 
-import io.attnrt.backend.Backend;
+import io.attnrt.tensor.DType;
 import java.util.Arrays;
 
 /**
