@@ -280,20 +280,6 @@ public final class LlamaWeights implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException first = null;
-        for (Tensor t : owned) {
-            try {
-                t.backend().free(t);
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Release.all(owned, t -> t.backend().free(t));
     }
 }

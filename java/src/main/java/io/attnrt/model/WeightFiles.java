@@ -161,21 +161,7 @@ public final class WeightFiles implements AutoCloseable {
 
     @Override
     public void close() {
-        RuntimeException first = null;
-        for (SafetensorsFile f : files) {
-            try {
-                f.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Release.all(files, SafetensorsFile::close);
     }
 
     @Override
