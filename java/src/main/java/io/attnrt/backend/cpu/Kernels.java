@@ -56,7 +56,7 @@ interface Kernels {
     void linearF32(float[] x, int xOff, int xStride, int tokens, float[] w, int wOff, int wStride, int rows,
                    int len, float[] out, int outOff, int outStride, boolean accumulate);
 
-    /** As {@link #linearF32} with 16-bit weights converted on the fly. */
+    /** As {@link #linearF32} with 16-bit weights (bfloat16 when {@code bf16}, else half) widened on the fly. */
     void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff, int wStride,
                   int rows, int len, float[] out, int outOff, int outStride, boolean accumulate);
 

@@ -80,20 +80,31 @@ final class SimdKernels implements Kernels {
         return p.mul(pow2).blend(0f, underflow);
     }
 
-    /** 16 (or L) bfloat16/half values as floats, exactly. */
-    static FloatVector load16(short[] a, int off, boolean bf16) {
+    /** L bfloat16 values as floats: the bits shifted into the high half, exact. */
+    static FloatVector loadBf16(short[] a, int off) {
         IntVector h = (IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0);
-        if (bf16) {
-            return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-        }
-        // Shift exponent and mantissa into float position, then rebias by multiplying with 2^112: exact for
-        // normals and subnormals alike. Inf/NaN (exponent 31) get the float's all-ones exponent instead.
-        IntVector em = h.and(0x7fff);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        IntVector bits = em.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                .reinterpretAsInts().or(sign);
-        VectorMask<Integer> infNan = em.compare(VectorOperators.GE, 0x7c00);
-        return bits.blend(bits.or(0x7f800000), infNan).reinterpretAsFloats();
+        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * L IEEE half values as floats, exact. With the half in the top 16 bits of an int, its exponent and
+     * mantissa shifted down by 3 land in float position; multiplying by 2^112 rebiases the exponent, which
+     * is exact for normals and subnormals alike. Inf/NaN (exponent 31, i.e. em ≥ 0x7c00·2^16) instead get
+     * the float's all-ones exponent: adding 0x0400·2^16 carries into the sign bit exactly for those, and an
+     * arithmetic shift turns that bit into a mask (cheaper than compare-and-blend on AVX-512). Too big for C2
+     * to inline more than a couple of copies into one loop, so the half kernels keep to one row.
+     */
+    static FloatVector loadF16(short[] a, int off) {
+        IntVector top = ((IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16);
+        IntVector em = top.and(0x7fff0000);
+        IntVector infNan = em.add(0x04000000).lanewise(VectorOperators.ASHR, 31).and(0x7f800000);
+        return em.lanewise(VectorOperators.LSHR, 3).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                .or(top.and(0x80000000)).or(infNan).reinterpretAsFloats();
+    }
+
+    private static float bf16(short h) {
+        return Float.intBitsToFloat(h << 16);
     }
 
     private static float f16(short h, boolean bf16) {
@@ -188,8 +199,14 @@ final class SimdKernels implements Kernels {
     @Override
     public void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            load16(src, srcOff + i, bf16).intoArray(dst, dstOff + i);
+        if (bf16) {
+            for (; i + L <= n; i += L) {
+                loadBf16(src, srcOff + i).intoArray(dst, dstOff + i);
+            }
+        } else {
+            for (; i + L <= n; i += L) {
+                loadF16(src, srcOff + i).intoArray(dst, dstOff + i);
+            }
         }
         for (; i < n; i++) {
             dst[dstOff + i] = f16(src[srcOff + i], bf16);
@@ -329,58 +346,98 @@ final class SimdKernels implements Kernels {
     @Override
     public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
                          int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
-        int w0 = wOff, w1 = wOff + Math.min(1, rows - 1) * wStride;
-        int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
         if (tokens == 1) {
-            rows4Tokens1Half(x, xOff, w, bf16, w0, w1, w2, w3, len, out, outOff, rows, accumulate);
-        } else {
-            int x1 = xOff + Math.min(1, tokens - 1) * xStride;
-            int x2 = xOff + Math.min(2, tokens - 1) * xStride;
-            int x3 = xOff + Math.min(3, tokens - 1) * xStride;
-            rows4Tokens4Half(x, xOff, x1, x2, x3, w, bf16, w0, w1, w2, w3, len, out, outOff, outStride, rows,
-                    tokens, accumulate);
+            for (int r = 0; r < rows; r++) {
+                int wr = wOff + r * wStride;
+                float s = bf16 ? rowBf16(x, xOff, w, wr, len) : rowF16(x, xOff, w, wr, len);
+                out[outOff + r] = accumulate ? out[outOff + r] + s : s;
+            }
+            return;
+        }
+        int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+        int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        if (bf16) {
+            int w0 = wOff, w1 = wOff + Math.min(1, rows - 1) * wStride;
+            int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
+            rows4Tokens4Bf16(x, xOff, x1, x2, x3, w, w0, w1, w2, w3, len, out, outOff, outStride, rows, tokens,
+                    accumulate);
+            return;
+        }
+        float[] s = new float[4];
+        for (int r = 0; r < rows; r++) {
+            rowF16Tokens4(x, xOff, x1, x2, x3, w, wOff + r * wStride, len, s);
+            for (int t = 0; t < tokens; t++) {
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + s[t] : s[t];
+            }
         }
     }
 
-    private static void rows4Tokens1Half(float[] x, int x0, short[] w, boolean bf16, int w0, int w1, int w2, int w3,
-                                         int len, float[] out, int outOff, int rows, boolean accumulate) {
+    /** One bf16 row against one token: a single sequential stream, which prefetches best for 16-bit rows. */
+    private static float rowBf16(float[] x, int x0, short[] w, int w0, int len) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int i = 0;
-        for (; i + 2 * L <= len; i += 2 * L) {
-            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
-            FloatVector xw = FloatVector.fromArray(F, x, x0 + i + L);
-            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
-            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
-            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
-            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
-            b0 = load16(w, w0 + i + L, bf16).fma(xw, b0);
-            b1 = load16(w, w1 + i + L, bf16).fma(xw, b1);
-            b2 = load16(w, w2 + i + L, bf16).fma(xw, b2);
-            b3 = load16(w, w3 + i + L, bf16).fma(xw, b3);
+        for (; i + 4 * L <= len; i += 4 * L) {
+            a0 = loadBf16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = loadBf16(w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), a1);
+            a2 = loadBf16(w, w0 + i + 2 * L).fma(FloatVector.fromArray(F, x, x0 + i + 2 * L), a2);
+            a3 = loadBf16(w, w0 + i + 3 * L).fma(FloatVector.fromArray(F, x, x0 + i + 3 * L), a3);
         }
         for (; i + L <= len; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
-            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
-            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
-            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
-            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
+            a0 = loadBf16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
         }
-        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
-        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
-        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < len; i++) {
-            float xi = x[x0 + i];
-            s0 += xi * f16(w[w0 + i], bf16);
-            s1 += xi * f16(w[w1 + i], bf16);
-            s2 += xi * f16(w[w2 + i], bf16);
-            s3 += xi * f16(w[w3 + i], bf16);
+            s += x[x0 + i] * bf16(w[w0 + i]);
         }
-        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+        return s;
     }
 
-    private static void rows4Tokens4Half(float[] x, int x0, int x1, int x2, int x3, short[] w, boolean bf16, int w0,
+    /** One half row against one token (two widenings per iteration: more would not be inlined). */
+    private static float rowF16(float[] x, int x0, short[] w, int w0, int len) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        int i = 0;
+        for (; i + 2 * L <= len; i += 2 * L) {
+            a0 = loadF16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = loadF16(w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), a1);
+        }
+        for (; i + L <= len; i += L) {
+            a0 = loadF16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+        }
+        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            s += x[x0 + i] * io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+        }
+        return s;
+    }
+
+    /** One half row against four tokens (clamped duplicates allowed); results into s[0..4). */
+    private static void rowF16Tokens4(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0, int len,
+                                      float[] s) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector v = loadF16(w, w0 + i);
+            a0 = v.fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = v.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = v.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = v.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+        }
+        s[0] = a0.reduceLanes(VectorOperators.ADD);
+        s[1] = a1.reduceLanes(VectorOperators.ADD);
+        s[2] = a2.reduceLanes(VectorOperators.ADD);
+        s[3] = a3.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float wi = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+            s[0] += x[x0 + i] * wi;
+            s[1] += x[x1 + i] * wi;
+            s[2] += x[x2 + i] * wi;
+            s[3] += x[x3 + i] * wi;
+        }
+    }
+
+    private static void rows4Tokens4Bf16(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0,
                                          int w1, int w2, int w3, int len, float[] out, int outOff, int outStride,
                                          int rows, int tokens, boolean accumulate) {
         FloatVector z = FloatVector.zero(F);
@@ -388,10 +445,10 @@ final class SimdKernels implements Kernels {
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int i = 0;
         for (; i + L <= len; i += L) {
-            FloatVector v0 = load16(w, w0 + i, bf16);
-            FloatVector v1 = load16(w, w1 + i, bf16);
-            FloatVector v2 = load16(w, w2 + i, bf16);
-            FloatVector v3 = load16(w, w3 + i, bf16);
+            FloatVector v0 = loadBf16(w, w0 + i);
+            FloatVector v1 = loadBf16(w, w1 + i);
+            FloatVector v2 = loadBf16(w, w2 + i);
+            FloatVector v3 = loadBf16(w, w3 + i);
             FloatVector t = FloatVector.fromArray(F, x, x0 + i);
             a00 = v0.fma(t, a00);
             a01 = v1.fma(t, a01);
@@ -426,7 +483,7 @@ final class SimdKernels implements Kernels {
         int[] ws = {w0, w1, w2, w3};
         for (; i < len; i++) {
             for (int r = 0; r < 4; r++) {
-                float wi = f16(w[ws[r] + i], bf16);
+                float wi = bf16(w[ws[r] + i]);
                 for (int t = 0; t < 4; t++) {
                     s[t * 4 + r] += x[xs[t] + i] * wi;
                 }
