@@ -91,7 +91,8 @@ class ReferenceBackendTest {
             boolean causal = c[0] == 1;
             int window = c[1];
             AttentionSpec spec = new AttentionSpec(1, 1, 1, causal, window, 1f);
-            try (Tensor q = ref.allocate(DType.F32, length, 1); Tensor k = f32(random(new SplittableRandom(1), length), length, 1);
+            try (Tensor q = ref.allocate(DType.F32, length, 1);
+                 Tensor k = f32(random(new SplittableRandom(1), length), length, 1);
                  Tensor tv = f32(v, length, 1); Tensor out = ref.allocate(DType.F32, length, 1)) {
                 ref.attentionPrefill(q, k, tv, new int[] {0, length}, spec, out, null);
                 float[] o = ref.download(out);
@@ -131,7 +132,8 @@ class ReferenceBackendTest {
         SplittableRandom rng = new SplittableRandom(7);
         float[] v = random(rng, kvHeads * d);
         AttentionSpec spec = AttentionSpec.of(heads, kvHeads, d, true);
-        try (Tensor q = f32(random(rng, heads * d), 1, heads * d); Tensor k = f32(random(rng, kvHeads * d), 1, kvHeads * d);
+        try (Tensor q = f32(random(rng, heads * d), 1, heads * d);
+             Tensor k = f32(random(rng, kvHeads * d), 1, kvHeads * d);
              Tensor tv = f32(v, 1, kvHeads * d); Tensor out = ref.allocate(DType.F32, 1, heads * d)) {
             ref.attentionPrefill(q, k, tv, new int[] {0, 1}, spec, out, null);
             float[] o = ref.download(out);
@@ -161,9 +163,12 @@ class ReferenceBackendTest {
         try (Tensor tq = f32(q, length, spec.qWidth()); Tensor tk = f32(k, length, spec.kvWidth());
              Tensor tv = f32(v, length, spec.kvWidth()); Tensor out = ref.allocate(DType.F32, length, spec.qWidth());
              Tensor lse = ref.allocate(DType.F32, length, spec.numHeads());
-             Tensor kc = ref.allocate(DType.F32, 6, blockSize, 2, 8); Tensor vc = ref.allocate(DType.F32, 6, blockSize, 2, 8);
-             Tensor lastQ = f32(Arrays.copyOfRange(q, (length - 1) * spec.qWidth(), length * spec.qWidth()), 1, spec.qWidth());
-             Tensor dOut = ref.allocate(DType.F32, 1, spec.qWidth()); Tensor dLse = ref.allocate(DType.F32, 1, spec.numHeads())) {
+             Tensor kc = ref.allocate(DType.F32, 6, blockSize, 2, 8);
+             Tensor vc = ref.allocate(DType.F32, 6, blockSize, 2, 8);
+             Tensor lastQ = f32(Arrays.copyOfRange(q, (length - 1) * spec.qWidth(), length * spec.qWidth()),
+                     1, spec.qWidth());
+             Tensor dOut = ref.allocate(DType.F32, 1, spec.qWidth());
+             Tensor dLse = ref.allocate(DType.F32, 1, spec.numHeads())) {
             ref.attentionPrefill(tq, tk, tv, new int[] {0, length}, spec, out, lse);
             ref.kvAppend(kc, vc, tk, tv, slots);
             ref.attentionDecode(lastQ, kc, vc, table, 3, new int[] {length}, spec, dOut, dLse);
@@ -303,7 +308,9 @@ class ReferenceBackendTest {
         float[] w = random(new SplittableRandom(9), 7);
         float[] x = new float[14];
         Arrays.fill(x, c);
-        try (Tensor tx = f32(x, 2, 7); Tensor tw = ref.upload(w, DType.BF16, 7); Tensor out = ref.allocate(DType.F32, 2, 7)) {
+        try (Tensor tx = f32(x, 2, 7);
+             Tensor tw = ref.upload(w, DType.BF16, 7);
+             Tensor out = ref.allocate(DType.F32, 2, 7)) {
             ref.rmsNorm(tx, tw, eps, out);
             float[] o = ref.download(out);
             for (int i = 0; i < 14; i++) {
@@ -321,7 +328,10 @@ class ReferenceBackendTest {
         float[] r = {1f, 2f, 3f};
         float[] d = {0.5f, -1f, 1f};
         float[] w = {1f, 2f, 0.5f};
-        try (Tensor tr = f32(r, 1, 3); Tensor td = f32(d, 1, 3); Tensor tw = f32(w, 3); Tensor out = ref.allocate(DType.F32, 1, 3)) {
+        try (Tensor tr = f32(r, 1, 3);
+             Tensor td = f32(d, 1, 3);
+             Tensor tw = f32(w, 3);
+             Tensor out = ref.allocate(DType.F32, 1, 3)) {
             ref.addRmsNorm(tr, td, tw, 0f, out);
             float[] sum = {1.5f, 1f, 4f};
             assertArrayEquals(sum, ref.download(tr), 0f);
@@ -335,7 +345,9 @@ class ReferenceBackendTest {
     void linearIsXTimesWeightTransposed() {
         float[] x = {1f, 2f, 3f, -1f, 0.5f, 2f};
         float[] w = {1f, 0f, -1f, 2f, 1f, 0.5f}; // [OUT=2, IN=3]
-        try (Tensor tx = f32(x, 2, 3); Tensor tw = ref.upload(w, DType.F16, 2, 3); Tensor out = ref.allocate(DType.F32, 2, 2)) {
+        try (Tensor tx = f32(x, 2, 3);
+             Tensor tw = ref.upload(w, DType.F16, 2, 3);
+             Tensor out = ref.allocate(DType.F32, 2, 2)) {
             ref.linear(tx, tw, out);
             assertArrayEquals(new float[] {1 - 3, 2 + 2 + 1.5f, -1 - 2, -2 + 0.5f + 1}, ref.download(out), 0f);
         }
@@ -547,7 +559,9 @@ class ReferenceBackendTest {
 
     @Test
     void badCallsAreRejectedWithMessagesNamingTheProblem() {
-        try (Tensor x = f32(new float[6], 2, 3); Tensor w = f32(new float[8], 2, 4); Tensor out = ref.allocate(DType.F32, 2, 2);
+        try (Tensor x = f32(new float[6], 2, 3);
+             Tensor w = f32(new float[8], 2, 4);
+             Tensor out = ref.allocate(DType.F32, 2, 2);
              Tensor half = ref.allocate(DType.F16, 2, 3); Tensor norm = ref.allocate(DType.F32, 3)) {
             String shape = assertThrows(IllegalArgumentException.class, () -> ref.linear(x, w, out)).getMessage();
             assertTrue(shape.contains("linear: weight F32[2, 4]") && shape.contains("x F32[2, 3]"), shape);
@@ -575,10 +589,12 @@ class ReferenceBackendTest {
 
             AttentionSpec spec = AttentionSpec.of(1, 1, 3, true);
             String block = assertThrows(IllegalArgumentException.class,
-                    () -> ref.attentionDecode(q, kc, vc, new int[] {0, 2}, 2, new int[] {3}, spec, out, null)).getMessage();
+                    () -> ref.attentionDecode(q, kc, vc, new int[] {0, 2}, 2, new int[] {3}, spec, out, null))
+                            .getMessage();
             assertEquals("attentionDecode: block id 2 of sequence 0 is outside the cache's 2 blocks", block);
             String table = assertThrows(IllegalArgumentException.class,
-                    () -> ref.attentionDecode(q, kc, vc, new int[] {0}, 1, new int[] {3}, spec, out, null)).getMessage();
+                    () -> ref.attentionDecode(q, kc, vc, new int[] {0}, 1, new int[] {3}, spec, out, null))
+                            .getMessage();
             assertTrue(table.contains("context length 3 of sequence 0 needs 2 blocks"), table);
             String copy = assertThrows(IllegalArgumentException.class,
                     () -> ref.copyBlocks(kc, new int[] {0}, new int[] {2})).getMessage();
@@ -590,7 +606,8 @@ class ReferenceBackendTest {
     void tensorsOfAnotherBackendAreRejected() {
         try (ReferenceBackend other = new ReferenceBackend(); Tensor foreign = other.allocate(DType.F32, 1, 2);
              Tensor mine = ref.allocate(DType.F32, 1, 2)) {
-            String message = assertThrows(IllegalArgumentException.class, () -> ref.add(foreign, mine, mine)).getMessage();
+            String message = assertThrows(IllegalArgumentException.class, () -> ref.add(foreign, mine, mine))
+                    .getMessage();
             assertTrue(message.contains("belongs to backend"), message);
         }
     }

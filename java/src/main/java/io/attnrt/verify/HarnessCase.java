@@ -1,0 +1,298 @@
+package io.attnrt.verify;
+
+import io.attnrt.backend.Backend;
+import io.attnrt.tensor.DType;
+import io.attnrt.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The machinery behind every {@link OpCase} of {@link OpSuite}: seeded input generation, running one
+ * prepared computation on both backends with guaranteed cleanup, and the element-wise comparison.
+ */
+final class HarnessCase implements OpCase {
+    private static final Logger log = LoggerFactory.getLogger(HarnessCase.class);
+
+    /** One backend's side of a case: allocate through the scope, run the op, return downloaded outputs. */
+    @FunctionalInterface
+    interface Computation {
+        Outputs on(Backend backend, Scope scope);
+    }
+
+    /**
+     * Generates the case's host inputs from its seeded generator and returns the computation that uses
+     * them. Gets the reference backend for cases that must shape their inputs with it (sampling).
+     */
+    @FunctionalInterface
+    interface Setup {
+        Computation prepare(SplittableRandom rng, Backend reference);
+    }
+
+    private final String op;
+    private final String shape;
+    private final double atol;
+    private final double rtol;
+    private final Setup setup;
+
+    HarnessCase(String op, String shape, double atol, double rtol, Setup setup) {
+        this.op = op;
+        this.shape = shape;
+        this.atol = atol;
+        this.rtol = rtol;
+        this.setup = setup;
+    }
+
+    @Override
+    public String op() {
+        return op;
+    }
+
+    @Override
+    public String shape() {
+        return shape;
+    }
+
+    /** Derived from the case's name, so a case gets the same inputs whichever suite or order runs it. */
+    private long seed() {
+        return 0x5eed_0000_0000L ^ (op + " " + shape).hashCode();
+    }
+
+    @Override
+    public OpResult run(Backend candidate, Backend reference) {
+        Computation computation;
+        Outputs expected;
+        try {
+            computation = setup.prepare(new SplittableRandom(seed()), reference);
+            expected = execute(computation, reference);
+        } catch (RuntimeException e) {
+            return failure("reference backend failed: " + describe(e));
+        }
+        Outputs actual;
+        try {
+            actual = execute(computation, candidate);
+        } catch (RuntimeException | AssertionError | LinkageError e) {
+            return failure(describe(e));
+        }
+        return compare(expected, actual);
+    }
+
+    private OpResult failure(String error) {
+        return new OpResult(op, shape, Double.NaN, Double.NaN, atol, rtol, false, error);
+    }
+
+    static String describe(Throwable e) {
+        return e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
+
+    private static Outputs execute(Computation computation, Backend backend) {
+        Scope scope = new Scope(backend);
+        try {
+            Outputs outputs = computation.on(backend, scope);
+            backend.synchronize();
+            return outputs;
+        } finally {
+            scope.freeAll();
+        }
+    }
+
+    private OpResult compare(Outputs expected, Outputs actual) {
+        double maxAbs = 0;
+        double maxRel = 0;
+        boolean passed = true;
+        String error = null;
+        String worst = null;
+        for (int o = 0; o < expected.names.size(); o++) {
+            String name = expected.names.get(o);
+            if (expected.ints.get(o) != null) {
+                int[] r = expected.ints.get(o);
+                int[] a = actual.ints.get(o);
+                if (a.length != r.length) {
+                    return failure(name + ": candidate returned " + a.length + " values, expected " + r.length);
+                }
+                int differing = 0;
+                for (int i = 0; i < r.length; i++) {
+                    if (a[i] != r[i]) {
+                        differing++;
+                        maxAbs = Math.max(maxAbs, Math.abs((double) a[i] - r[i]));
+                        if (worst == null) {
+                            worst = name + "[" + i + "] = " + a[i] + ", reference " + r[i];
+                        }
+                    }
+                }
+                if (differing > 0) {
+                    passed = false;
+                    maxRel = Math.max(maxRel, differing / (double) r.length);
+                }
+                continue;
+            }
+            float[] r = expected.floats.get(o);
+            float[] a = actual.floats.get(o);
+            if (a.length != r.length) {
+                return failure(name + ": candidate returned " + a.length + " values, expected " + r.length);
+            }
+            double scale = 0;
+            for (float v : r) {
+                if (Float.isFinite(v)) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+            }
+            double floor = Math.max(1e-6 * scale, Double.MIN_NORMAL);
+            double worstExcess = 0;
+            for (int i = 0; i < r.length; i++) {
+                if (!Float.isFinite(r[i])) {
+                    // −∞ log-sum-exp of an empty row: the candidate must give exactly the same.
+                    if (Float.compare(a[i], r[i]) != 0) {
+                        passed = false;
+                        maxAbs = Double.POSITIVE_INFINITY;
+                        maxRel = Double.POSITIVE_INFINITY;
+                        worst = name + "[" + i + "] = " + a[i] + ", reference " + r[i];
+                    }
+                    continue;
+                }
+                if (!Float.isFinite(a[i])) {
+                    passed = false;
+                    maxAbs = Double.POSITIVE_INFINITY;
+                    maxRel = Double.POSITIVE_INFINITY;
+                    if (error == null) {
+                        error = "candidate returned " + a[i] + " at " + name + "[" + i + "] where the reference has "
+                                + r[i];
+                    }
+                    continue;
+                }
+                double diff = Math.abs((double) a[i] - r[i]);
+                maxAbs = Math.max(maxAbs, diff);
+                maxRel = Math.max(maxRel, diff / Math.max(Math.abs(r[i]), floor));
+                double excess = diff - (atol + rtol * Math.abs(r[i]));
+                if (excess > 0) {
+                    passed = false;
+                    if (excess > worstExcess) {
+                        worstExcess = excess;
+                        worst = name + "[" + i + "] = " + a[i] + ", reference " + r[i];
+                    }
+                }
+            }
+        }
+        if (!passed && worst != null) {
+            log.debug("{} {}: worst element {}", op, shape, worst);
+        }
+        return new OpResult(op, shape, maxAbs, maxRel, atol, rtol, passed, error);
+    }
+
+    // ---------------------------------------------------------------- support types
+
+    /** Named outputs of one run, in a fixed order; each is either floats or ints. */
+    static final class Outputs {
+        final List<String> names = new ArrayList<>();
+        final List<float[]> floats = new ArrayList<>();
+        final List<int[]> ints = new ArrayList<>();
+
+        Outputs floats(String name, float[] values) {
+            names.add(name);
+            floats.add(values);
+            ints.add(null);
+            return this;
+        }
+
+        Outputs ints(String name, int[] values) {
+            names.add(name);
+            floats.add(null);
+            ints.add(values == null ? new int[0] : values);
+            return this;
+        }
+    }
+
+    /** The tensors one run allocated on one backend, all freed at the end of the run. */
+    static final class Scope {
+        private final Backend backend;
+        private final List<Tensor> tensors = new ArrayList<>();
+
+        Scope(Backend backend) {
+            this.backend = backend;
+        }
+
+        Tensor upload(float[] data, DType dtype, int... shape) {
+            Tensor t = backend.upload(data, dtype, shape);
+            tensors.add(t);
+            return t;
+        }
+
+        /**
+         * An F32 output tensor filled with NaN, so an element the candidate forgets to write shows up as
+         * a non-finite result instead of passing as a lucky zero.
+         */
+        Tensor output(int... shape) {
+            long n = 1;
+            for (int d : shape) {
+                n *= d;
+            }
+            float[] nan = new float[(int) n];
+            Arrays.fill(nan, Float.NaN);
+            return upload(nan, DType.F32, shape);
+        }
+
+        float[] download(Tensor t) {
+            return backend.download(t);
+        }
+
+        void freeAll() {
+            for (Tensor t : tensors) {
+                try {
+                    backend.free(t);
+                } catch (RuntimeException e) {
+                    log.warn("freeing {} on {} failed: {}", t, backend.name(), describe(e));
+                }
+            }
+            tensors.clear();
+        }
+    }
+
+    // ---------------------------------------------------------------- input generation
+
+    /** n values uniform in [−scale, scale), never exactly zero. */
+    static float[] uniform(SplittableRandom rng, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            float v;
+            do {
+                v = (float) ((rng.nextDouble() * 2 - 1) * scale);
+            } while (v == 0f);
+            a[i] = v;
+        }
+        return a;
+    }
+
+    /** n values N(0, sigma²), never exactly zero. */
+    static float[] gaussian(SplittableRandom rng, int n, double sigma) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            float v;
+            do {
+                // Box–Muller written out, so the inputs do not depend on the JDK's nextGaussian algorithm.
+                double u1 = 1.0 - rng.nextDouble();
+                double u2 = rng.nextDouble();
+                v = (float) (sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
+            } while (v == 0f);
+            a[i] = v;
+        }
+        return a;
+    }
+
+    /** A random permutation of 0..n−1. */
+    static int[] permutation(SplittableRandom rng, int n) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+}
