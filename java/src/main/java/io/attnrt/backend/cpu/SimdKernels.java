@@ -283,7 +283,7 @@ final class SimdKernels implements Kernels {
             s2 += xi * w[w2 + i];
             s3 += xi * w[w3 + i];
         }
-        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+        store4(out, outOff, rows, accumulate, s0, s1, s2, s3);
     }
 
     private static void rows4Tokens4(float[] x, int x0, int x1, int x2, int x3, float[] w, int w0, int w1, int w2,
@@ -339,7 +339,7 @@ final class SimdKernels implements Kernels {
             }
         }
         for (int t = 0; t < tokens; t++) {
-            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+            store4(out, outOff + t * outStride, rows, accumulate, s[4 * t], s[4 * t + 1], s[4 * t + 2], s[4 * t + 3]);
         }
     }
 
@@ -490,13 +490,34 @@ final class SimdKernels implements Kernels {
             }
         }
         for (int t = 0; t < tokens; t++) {
-            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+            store4(out, outOff + t * outStride, rows, accumulate, s[4 * t], s[4 * t + 1], s[4 * t + 2], s[4 * t + 3]);
         }
     }
 
-    private static void store(float[] out, int off, int from, int rows, boolean accumulate, float... s) {
-        for (int r = 0; r < rows; r++) {
-            out[off + r] = accumulate ? out[off + r] + s[from + r] : s[from + r];
+    private static void store4(float[] out, int off, int rows, boolean accumulate, float s0, float s1, float s2,
+                               float s3) {
+        if (accumulate) {
+            out[off] += s0;
+            if (rows > 1) {
+                out[off + 1] += s1;
+            }
+            if (rows > 2) {
+                out[off + 2] += s2;
+            }
+            if (rows > 3) {
+                out[off + 3] += s3;
+            }
+        } else {
+            out[off] = s0;
+            if (rows > 1) {
+                out[off + 1] = s1;
+            }
+            if (rows > 2) {
+                out[off + 2] = s2;
+            }
+            if (rows > 3) {
+                out[off + 3] = s3;
+            }
         }
     }
 
