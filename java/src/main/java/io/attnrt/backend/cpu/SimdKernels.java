@@ -364,13 +364,9 @@ final class SimdKernels implements Kernels {
                     accumulate);
             return;
         }
-        float[] s = new float[4];
         for (int r = 0; r < rows; r++) {
-            rowF16Tokens4(x, xOff, x1, x2, x3, w, wOff + r * wStride, len, s);
-            for (int t = 0; t < tokens; t++) {
-                int o = outOff + t * outStride + r;
-                out[o] = accumulate ? out[o] + s[t] : s[t];
-            }
+            rowF16Tokens4(x, xOff, x1, x2, x3, w, wOff + r * wStride, len, out, outOff + r, outStride, tokens,
+                    accumulate);
         }
     }
 
@@ -412,9 +408,9 @@ final class SimdKernels implements Kernels {
         return s;
     }
 
-    /** One half row against four tokens (clamped duplicates allowed); results into s[0..4). */
+    /** One half row against up to four tokens (clamped duplicates allowed), stored for the first {@code tokens}. */
     private static void rowF16Tokens4(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0, int len,
-                                      float[] s) {
+                                      float[] out, int outOff, int outStride, int tokens, boolean accumulate) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i + L <= len; i += L) {
@@ -424,16 +420,30 @@ final class SimdKernels implements Kernels {
             a2 = v.fma(FloatVector.fromArray(F, x, x2 + i), a2);
             a3 = v.fma(FloatVector.fromArray(F, x, x3 + i), a3);
         }
-        s[0] = a0.reduceLanes(VectorOperators.ADD);
-        s[1] = a1.reduceLanes(VectorOperators.ADD);
-        s[2] = a2.reduceLanes(VectorOperators.ADD);
-        s[3] = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
         for (; i < len; i++) {
             float wi = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
-            s[0] += x[x0 + i] * wi;
-            s[1] += x[x1 + i] * wi;
-            s[2] += x[x2 + i] * wi;
-            s[3] += x[x3 + i] * wi;
+            s0 += x[x0 + i] * wi;
+            s1 += x[x1 + i] * wi;
+            s2 += x[x2 + i] * wi;
+            s3 += x[x3 + i] * wi;
+        }
+        // token t's result goes to out[outOff + t·outStride]: store4 with stride 1 does not apply here
+        storeStrided(out, outOff, outStride, tokens, accumulate, s0, s1, s2, s3);
+    }
+
+    private static void storeStrided(float[] out, int off, int stride, int n, boolean accumulate, float s0, float s1,
+                                     float s2, float s3) {
+        out[off] = accumulate ? out[off] + s0 : s0;
+        if (n > 1) {
+            out[off + stride] = accumulate ? out[off + stride] + s1 : s1;
+        }
+        if (n > 2) {
+            out[off + 2 * stride] = accumulate ? out[off + 2 * stride] + s2 : s2;
+        }
+        if (n > 3) {
+            out[off + 3 * stride] = accumulate ? out[off + 3 * stride] + s3 : s3;
         }
     }
 
