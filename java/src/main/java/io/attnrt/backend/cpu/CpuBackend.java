@@ -84,8 +84,12 @@ public final class CpuBackend extends HostMemoryBackend {
                         + prop + "'");
             }
         }
-        boolean simd = vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
-        return new CpuBackend(threads, simd);
+        return new CpuBackend(threads, simdByDefault());
+    }
+
+    /** SIMD unless the vector module is absent or the system property {@code attnrt.cpu.simd} is "false". */
+    static boolean simdByDefault() {
+        return vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
     }
 
     /** Whether {@code jdk.incubator.vector} is in the boot layer (the JVM ran with --add-modules for it). */

@@ -319,27 +319,57 @@ final class SimdKernels implements Kernels {
             a32 = v2.fma(t, a32);
             a33 = v3.fma(t, a33);
         }
-        float[] s = {
-                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
-        int[] xs = {x0, x1, x2, x3};
-        int[] ws = {w0, w1, w2, w3};
-        for (; i < len; i++) {
-            for (int t = 0; t < 4; t++) {
-                float xi = x[xs[t] + i];
-                for (int r = 0; r < 4; r++) {
-                    s[t * 4 + r] += xi * w[ws[r] + i];
-                }
-            }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) { // the input tail shorter than a vector
+            float v0 = w[w0 + i];
+            float v1 = w[w1 + i];
+            float v2 = w[w2 + i];
+            float v3 = w[w3 + i];
+            float x0i = x[x0 + i];
+            s00 += x0i * v0;
+            s01 += x0i * v1;
+            s02 += x0i * v2;
+            s03 += x0i * v3;
+            float x1i = x[x1 + i];
+            s10 += x1i * v0;
+            s11 += x1i * v1;
+            s12 += x1i * v2;
+            s13 += x1i * v3;
+            float x2i = x[x2 + i];
+            s20 += x2i * v0;
+            s21 += x2i * v1;
+            s22 += x2i * v2;
+            s23 += x2i * v3;
+            float x3i = x[x3 + i];
+            s30 += x3i * v0;
+            s31 += x3i * v1;
+            s32 += x3i * v2;
+            s33 += x3i * v3;
         }
-        for (int t = 0; t < tokens; t++) {
-            store4(out, outOff + t * outStride, rows, accumulate, s[4 * t], s[4 * t + 1], s[4 * t + 2], s[4 * t + 3]);
+        store4(out, outOff, rows, accumulate, s00, s01, s02, s03);
+        if (tokens > 1) {
+            store4(out, outOff + outStride, rows, accumulate, s10, s11, s12, s13);
+        }
+        if (tokens > 2) {
+            store4(out, outOff + 2 * outStride, rows, accumulate, s20, s21, s22, s23);
+        }
+        if (tokens > 3) {
+            store4(out, outOff + 3 * outStride, rows, accumulate, s30, s31, s32, s33);
         }
     }
 
@@ -480,27 +510,57 @@ final class SimdKernels implements Kernels {
             a32 = v2.fma(t, a32);
             a33 = v3.fma(t, a33);
         }
-        float[] s = {
-                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
-        int[] xs = {x0, x1, x2, x3};
-        int[] ws = {w0, w1, w2, w3};
-        for (; i < len; i++) {
-            for (int r = 0; r < 4; r++) {
-                float wi = bf16(w[ws[r] + i]);
-                for (int t = 0; t < 4; t++) {
-                    s[t * 4 + r] += x[xs[t] + i] * wi;
-                }
-            }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) { // the input tail shorter than a vector
+            float v0 = bf16(w[w0 + i]);
+            float v1 = bf16(w[w1 + i]);
+            float v2 = bf16(w[w2 + i]);
+            float v3 = bf16(w[w3 + i]);
+            float x0i = x[x0 + i];
+            s00 += x0i * v0;
+            s01 += x0i * v1;
+            s02 += x0i * v2;
+            s03 += x0i * v3;
+            float x1i = x[x1 + i];
+            s10 += x1i * v0;
+            s11 += x1i * v1;
+            s12 += x1i * v2;
+            s13 += x1i * v3;
+            float x2i = x[x2 + i];
+            s20 += x2i * v0;
+            s21 += x2i * v1;
+            s22 += x2i * v2;
+            s23 += x2i * v3;
+            float x3i = x[x3 + i];
+            s30 += x3i * v0;
+            s31 += x3i * v1;
+            s32 += x3i * v2;
+            s33 += x3i * v3;
         }
-        for (int t = 0; t < tokens; t++) {
-            store4(out, outOff + t * outStride, rows, accumulate, s[4 * t], s[4 * t + 1], s[4 * t + 2], s[4 * t + 3]);
+        store4(out, outOff, rows, accumulate, s00, s01, s02, s03);
+        if (tokens > 1) {
+            store4(out, outOff + outStride, rows, accumulate, s10, s11, s12, s13);
+        }
+        if (tokens > 2) {
+            store4(out, outOff + 2 * outStride, rows, accumulate, s20, s21, s22, s23);
+        }
+        if (tokens > 3) {
+            store4(out, outOff + 3 * outStride, rows, accumulate, s30, s31, s32, s33);
         }
     }
 
@@ -672,14 +732,22 @@ final class SimdKernels implements Kernels {
             int o0 = r * d, o1 = r1 * d, o2 = r2 * d, o3 = r3 * d;
             // Duplicated (clamped) rows load the same accumulator, add the same terms and store the same result.
             for (int c = 0; c < d4; c += 4 * L) {
-                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c), a01 = FloatVector.fromArray(F, acc, o0 + c + L);
-                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L), a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
-                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c), a11 = FloatVector.fromArray(F, acc, o1 + c + L);
-                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L), a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
-                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c), a21 = FloatVector.fromArray(F, acc, o2 + c + L);
-                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L), a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
-                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c), a31 = FloatVector.fromArray(F, acc, o3 + c + L);
-                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L), a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
+                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
+                FloatVector a01 = FloatVector.fromArray(F, acc, o0 + c + L);
+                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
+                FloatVector a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c);
+                FloatVector a11 = FloatVector.fromArray(F, acc, o1 + c + L);
+                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L);
+                FloatVector a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
+                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c);
+                FloatVector a21 = FloatVector.fromArray(F, acc, o2 + c + L);
+                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L);
+                FloatVector a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
+                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c);
+                FloatVector a31 = FloatVector.fromArray(F, acc, o3 + c + L);
+                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L);
+                FloatVector a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
                 for (int j = 0; j < count; j++) {
                     int vj = vOffs[j] + c;
                     FloatVector v0 = FloatVector.fromArray(F, v, vj);
