@@ -60,6 +60,17 @@ interface Kernels {
     void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff, int wStride,
                   int rows, int len, float[] out, int outOff, int outStride, boolean accumulate);
 
+    /** Output rows per {@link #linearTile} tile: a multiple of {@link #lanes()}. */
+    int rowTile();
+
+    /**
+     * The GEMM micro-kernel on a packed, transposed weight tile: {@code out[t·outStride + r] (+)=
+     * Σ_{i<len} x[xOff + t·xStride + i] · wt[i·rowTile() + r]} for {@code t < tokens ≤ 4} and {@code r < rows
+     * ≤ rowTile()}. Vectorised along the output rows, so no horizontal reductions are needed.
+     */
+    void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                    int outStride, int rows, boolean accumulate);
+
     // ------------------------------------------------------------ attention
 
     /**

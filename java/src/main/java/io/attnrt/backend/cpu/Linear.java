@@ -10,15 +10,14 @@ import io.attnrt.tensor.DType;
  * a time against up to 4 tokens, the next 4 tokens reusing the rows from cache — with each thread taking
  * a contiguous run of rows so the hardware prefetchers see long sequential streams.
  *
- * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link #ROW_BLOCK} output rows ×
- * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices so that the weight
- * slice (converted to F32 once per tile when stored as F16/BF16) and the token slice stay in L2/L1 while
- * the 4×4 register kernel sweeps them.
+ * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link Kernels#rowTile()} output rows ×
+ * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices. Each weight slice is
+ * packed transposed (and widened to F32) into per-thread scratch once for all the block's tokens, so the
+ * register kernel broadcasts one input value against a vector of output rows: no horizontal reductions.
  */
 final class Linear {
     /** Up to this many tokens the weights are streamed once (GEMV); beyond, the blocked GEMM. */
     static final int GEMV_MAX_TOKENS = 8;
-    static final int ROW_BLOCK = 64;
     static final int TOKEN_BLOCK = 128;
     static final int K_BLOCK = 256;
     /** Below this many multiply-adds a parallel-for costs more than it saves. */
@@ -81,7 +80,8 @@ final class Linear {
     }
 
     private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
-        int rowBlocks = (outF + ROW_BLOCK - 1) / ROW_BLOCK;
+        int rowTile = k.rowTile();
+        int rowBlocks = (outF + rowTile - 1) / rowTile;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
         DType dt = w.dtype();
         float[] wf = dt == DType.F32 ? w.f32() : null;
@@ -89,34 +89,36 @@ final class Linear {
         boolean bf16 = dt == DType.BF16;
         pool.parallelFor(rowBlocks * tokenBlocks, (task, worker) -> {
             int rb = task % rowBlocks, tb = task / rowBlocks;
-            int r0 = rb * ROW_BLOCK, r1 = Math.min(outF, r0 + ROW_BLOCK);
+            int r0 = rb * rowTile, rows = Math.min(rowTile, outF - r0);
             int t0 = tb * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
-            float[] tile = wf == null ? scratch[worker].weights(ROW_BLOCK * K_BLOCK) : null;
+            Scratch sc = scratch[worker];
+            float[] wt = sc.weights(K_BLOCK * rowTile);
+            float[] row = wf == null ? sc.values(K_BLOCK) : null;
             for (int c0 = 0; c0 < in; c0 += K_BLOCK) {
                 int len = Math.min(K_BLOCK, in - c0);
-                boolean accumulate = c0 > 0;
-                float[] wa;
-                int wBase, wStride;
-                if (wf != null) {
-                    wa = wf;
-                    wBase = r0 * in + c0;
-                    wStride = in;
-                } else {
-                    for (int r = r0; r < r1; r++) {
-                        k.toFloat(wh, r * in + c0, bf16, tile, (r - r0) * K_BLOCK, len);
+                // Pack the weight slice transposed (input-major, rows along lanes), widened to F32 once for
+                // all tokens of the block; rows past the layer's end are zero.
+                for (int r = 0; r < rowTile; r++) {
+                    if (r >= rows) {
+                        for (int i = 0; i < len; i++) {
+                            wt[i * rowTile + r] = 0f;
+                        }
+                        continue;
                     }
-                    wa = tile;
-                    wBase = 0;
-                    wStride = K_BLOCK;
+                    float[] src = wf;
+                    int off = (r0 + r) * in + c0;
+                    if (wf == null) {
+                        k.toFloat(wh, off, bf16, row, 0, len);
+                        src = row;
+                        off = 0;
+                    }
+                    for (int i = 0; i < len; i++) {
+                        wt[i * rowTile + r] = src[off + i];
+                    }
                 }
-                for (int r = r0; r < r1; r += 4) {
-                    int rows = Math.min(4, r1 - r);
-                    int wOff = wBase + (r - r0) * wStride;
-                    for (int t = t0; t < t1; t += 4) {
-                        int tokens = Math.min(4, t1 - t);
-                        k.linearF32(x, t * in + c0, in, tokens, wa, wOff, wStride, rows, len, out, t * outF + r,
-                                outF, accumulate);
-                    }
+                for (int t = t0; t < t1; t += 4) {
+                    k.linearTile(x, t * in + c0, in, Math.min(4, t1 - t), wt, len, out, t * outF + r0, outF, rows,
+                            c0 > 0);
                 }
             }
         });

@@ -8,6 +8,7 @@ import io.attnrt.tensor.HalfFloats;
  */
 final class ScalarKernels implements Kernels {
     private static final int KEY_TILE = 32;
+    private static final int ROW_TILE = 16;
 
     @Override
     public String describe() {
@@ -151,6 +152,32 @@ final class ScalarKernels implements Kernels {
                 }
                 int o = outOff + t * outStride + r;
                 out[o] = accumulate ? out[o] + s0 + s1 : s0 + s1;
+            }
+        }
+    }
+
+    @Override
+    public int rowTile() {
+        return ROW_TILE;
+    }
+
+    @Override
+    public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                           int outStride, int rows, boolean accumulate) {
+        float[] acc = new float[ROW_TILE];
+        for (int t = 0; t < tokens; t++) {
+            java.util.Arrays.fill(acc, 0f);
+            int xr = xOff + t * xStride;
+            for (int i = 0; i < len; i++) {
+                float xi = x[xr + i];
+                int wr = i * ROW_TILE;
+                for (int r = 0; r < ROW_TILE; r++) {
+                    acc[r] += xi * wt[wr + r];
+                }
+            }
+            int o = outOff + t * outStride;
+            for (int r = 0; r < rows; r++) {
+                out[o + r] = accumulate ? out[o + r] + acc[r] : acc[r];
             }
         }
     }

@@ -591,6 +591,128 @@ final class SimdKernels implements Kernels {
         }
     }
 
+    @Override
+    public int rowTile() {
+        return 4 * L;
+    }
+
+    @Override
+    public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                           int outStride, int rows, boolean accumulate) {
+        int tile = 4 * L;
+        int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        for (int i = 0; i < len; i++) {
+            int wi = i * tile;
+            FloatVector w0 = FloatVector.fromArray(F, wt, wi);
+            FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
+            FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * L);
+            FloatVector w3 = FloatVector.fromArray(F, wt, wi + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+            b = FloatVector.broadcast(F, x[x2 + i]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            a23 = w3.fma(b, a23);
+            b = FloatVector.broadcast(F, x[x3 + i]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+            a33 = w3.fma(b, a33);
+        }
+        // Stores written out here: a helper taking the 16 vectors is not inlined (C2's node budget) and
+        // would box them on every call.
+        if (rows == tile) {
+            int o0 = outOff;
+            if (accumulate) {
+                a00 = a00.add(FloatVector.fromArray(F, out, o0));
+                a01 = a01.add(FloatVector.fromArray(F, out, o0 + L));
+                a02 = a02.add(FloatVector.fromArray(F, out, o0 + 2 * L));
+                a03 = a03.add(FloatVector.fromArray(F, out, o0 + 3 * L));
+            }
+            a00.intoArray(out, o0);
+            a01.intoArray(out, o0 + L);
+            a02.intoArray(out, o0 + 2 * L);
+            a03.intoArray(out, o0 + 3 * L);
+            if (tokens > 1) {
+                int o1 = outOff + outStride;
+                if (accumulate) {
+                    a10 = a10.add(FloatVector.fromArray(F, out, o1));
+                    a11 = a11.add(FloatVector.fromArray(F, out, o1 + L));
+                    a12 = a12.add(FloatVector.fromArray(F, out, o1 + 2 * L));
+                    a13 = a13.add(FloatVector.fromArray(F, out, o1 + 3 * L));
+                }
+                a10.intoArray(out, o1);
+                a11.intoArray(out, o1 + L);
+                a12.intoArray(out, o1 + 2 * L);
+                a13.intoArray(out, o1 + 3 * L);
+            }
+            if (tokens > 2) {
+                int o2 = outOff + 2 * outStride;
+                if (accumulate) {
+                    a20 = a20.add(FloatVector.fromArray(F, out, o2));
+                    a21 = a21.add(FloatVector.fromArray(F, out, o2 + L));
+                    a22 = a22.add(FloatVector.fromArray(F, out, o2 + 2 * L));
+                    a23 = a23.add(FloatVector.fromArray(F, out, o2 + 3 * L));
+                }
+                a20.intoArray(out, o2);
+                a21.intoArray(out, o2 + L);
+                a22.intoArray(out, o2 + 2 * L);
+                a23.intoArray(out, o2 + 3 * L);
+            }
+            if (tokens > 3) {
+                int o3 = outOff + 3 * outStride;
+                if (accumulate) {
+                    a30 = a30.add(FloatVector.fromArray(F, out, o3));
+                    a31 = a31.add(FloatVector.fromArray(F, out, o3 + L));
+                    a32 = a32.add(FloatVector.fromArray(F, out, o3 + 2 * L));
+                    a33 = a33.add(FloatVector.fromArray(F, out, o3 + 3 * L));
+                }
+                a30.intoArray(out, o3);
+                a31.intoArray(out, o3 + L);
+                a32.intoArray(out, o3 + 2 * L);
+                a33.intoArray(out, o3 + 3 * L);
+            }
+            return;
+        }
+        // the last, partial row tile of a layer
+        float[] tmp = new float[4 * tile];
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a02.intoArray(tmp, 2 * L);
+        a03.intoArray(tmp, 3 * L);
+        a10.intoArray(tmp, tile);
+        a11.intoArray(tmp, tile + L);
+        a12.intoArray(tmp, tile + 2 * L);
+        a13.intoArray(tmp, tile + 3 * L);
+        a20.intoArray(tmp, 2 * tile);
+        a21.intoArray(tmp, 2 * tile + L);
+        a22.intoArray(tmp, 2 * tile + 2 * L);
+        a23.intoArray(tmp, 2 * tile + 3 * L);
+        a30.intoArray(tmp, 3 * tile);
+        a31.intoArray(tmp, 3 * tile + L);
+        a32.intoArray(tmp, 3 * tile + 2 * L);
+        a33.intoArray(tmp, 3 * tile + 3 * L);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + tmp[t * tile + r] : tmp[t * tile + r];
+            }
+        }
+    }
+
     // ------------------------------------------------------------ attention
 
     @Override
