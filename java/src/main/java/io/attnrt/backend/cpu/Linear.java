@@ -6,9 +6,11 @@ import io.attnrt.tensor.DType;
 /**
  * {@code y = x · Wᵀ} with W in the nn.Linear layout [OUT, IN].
  *
- * <p>Few tokens (decode): a GEMV that streams every weight row from memory once for all tokens — 4 rows at
- * a time against up to 4 tokens, the next 4 tokens reusing the rows from cache — with each thread taking
- * a contiguous run of rows so the hardware prefetchers see long sequential streams.
+ * <p>Few tokens (decode): a GEMV that streams every weight row from memory once for all tokens (the next 4
+ * tokens reuse the rows from cache), each task taking a contiguous run of rows so the hardware prefetchers
+ * see long sequential streams. F32 rows go 4 at a time (one x load feeds four rows); a single 16-bit row
+ * against one token is one stream with 4 accumulators, which measured best for BF16 and keeps the bulky
+ * F16 widening to a size C2 still inlines.
  *
  * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link Kernels#rowTile()} output rows ×
  * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices. Each weight slice is
