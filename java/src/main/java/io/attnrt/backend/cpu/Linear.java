@@ -35,7 +35,8 @@ final class Linear {
         this.scratch = scratch;
     }
 
-    void run(HostTensor x, HostTensor w, HostTensor out) {
+    /** @param finiteHalves w is F16 and known to hold no Inf/NaN (enables the cheaper widening) */
+    void run(HostTensor x, HostTensor w, HostTensor out, boolean finiteHalves) {
         int n = x.dim(0), in = x.dim(1), outF = w.dim(0);
         float[] xa = x.f32(), oa = out.f32();
         if (n == 0 || outF == 0) {
@@ -46,13 +47,13 @@ final class Linear {
             return;
         }
         if (n <= GEMV_MAX_TOKENS) {
-            gemv(xa, n, in, w, outF, oa);
+            gemv(xa, n, in, w, outF, oa, finiteHalves);
         } else {
             gemm(xa, n, in, w, outF, oa);
         }
     }
 
-    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
+    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean finiteHalves) {
         long work = (long) n * in * outF;
         int rowQuads = (outF + 3) / 4;
         // Several contiguous chunks per thread: dynamic hand-out evens out a core slowed by other load.
@@ -73,8 +74,8 @@ final class Linear {
                     if (wf != null) {
                         k.linearF32(x, t * in, in, tokens, wf, r * in, in, rows, in, out, t * outF + r, outF, false);
                     } else {
-                        k.linear16(x, t * in, in, tokens, wh, bf16, r * in, in, rows, in, out, t * outF + r, outF,
-                                false);
+                        k.linear16(x, t * in, in, tokens, wh, bf16, finiteHalves, r * in, in, rows, in, out,
+                                t * outF + r, outF, false);
                     }
                 }
             }

@@ -125,8 +125,9 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
-                         int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
+    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, boolean finite,
+                         int wOff, int wStride, int rows, int len, float[] out, int outOff, int outStride,
+                         boolean accumulate) {
         for (int r = 0; r < rows; r++) {
             int wr = wOff + r * wStride;
             for (int t = 0; t < tokens; t++) {
@@ -180,6 +181,16 @@ final class ScalarKernels implements Kernels {
                 out[o + r] = accumulate ? out[o + r] + acc[r] : acc[r];
             }
         }
+    }
+
+    @Override
+    public boolean finiteHalves(short[] a, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if ((a[i] & 0x7c00) == 0x7c00) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
