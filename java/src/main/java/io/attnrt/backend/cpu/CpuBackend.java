@@ -10,6 +10,8 @@ import io.attnrt.backend.host.HostTensor;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
 import io.attnrt.backend.Tensor;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +37,8 @@ public final class CpuBackend extends HostMemoryBackend {
     private final Linear linear;
     private final Attention attention;
     private final ReentrantLock lock = new ReentrantLock();
+    /** F16 weights already scanned for Inf/NaN (identity keys; entries vanish with their tensors). */
+    private final Map<Tensor, Boolean> finiteHalfWeights = new WeakHashMap<>();
     private final String description;
     private volatile boolean closed;
 
@@ -84,8 +88,12 @@ public final class CpuBackend extends HostMemoryBackend {
                         + prop + "'");
             }
         }
-        boolean simd = vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
-        return new CpuBackend(threads, simd);
+        return new CpuBackend(threads, simdByDefault());
+    }
+
+    /** SIMD unless the vector module is absent or the system property {@code attnrt.cpu.simd} is "false". */
+    static boolean simdByDefault() {
+        return vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
     }
 
     /** Whether {@code jdk.incubator.vector} is in the boot layer (the JVM ran with --add-modules for it). */
@@ -140,6 +148,54 @@ public final class CpuBackend extends HostMemoryBackend {
             lock.unlock();
         }
         super.close();
+    }
+
+    /**
+     * Whether an F16 weight holds no Inf/NaN, scanned once per tensor and remembered until it is written or
+     * freed (weights are otherwise immutable: ops only write activations and caches). Call under the lock.
+     */
+    private boolean finiteHalves(HostTensor w) {
+        Boolean known = finiteHalfWeights.get(w);
+        if (known != null) {
+            return known;
+        }
+        short[] bits = w.bits16();
+        int n = (int) w.numel();
+        int chunk = Math.max(1 << 16, (n + threads - 1) / threads);
+        int tasks = (n + chunk - 1) / chunk;
+        boolean[] finite = new boolean[tasks];
+        pool.parallelFor(tasks, (task, worker) -> {
+            int from = task * chunk;
+            finite[task] = kernels.finiteHalves(bits, from, Math.min(n, from + chunk));
+        });
+        boolean all = true;
+        for (boolean f : finite) {
+            all &= f;
+        }
+        finiteHalfWeights.put(w, all);
+        return all;
+    }
+
+    @Override
+    public void write(Tensor dst, float[] data) {
+        lock.lock();
+        try {
+            finiteHalfWeights.remove(dst);
+            super.write(dst, data);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void free(Tensor t) {
+        lock.lock();
+        try {
+            finiteHalfWeights.remove(t);
+            super.free(t);
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void enter() {
@@ -231,7 +287,9 @@ public final class CpuBackend extends HostMemoryBackend {
         HostTensor hx = own(x, "linear"), hw = own(weight, "linear"), ho = own(out, "linear");
         enter();
         try {
-            linear.run(hx, hw, ho);
+            // only the GEMV widens halves inline; the GEMM widens each weight tile once, exactly
+            boolean finite = weight.dtype() == DType.F16 && x.dim(0) <= Linear.GEMV_MAX_TOKENS && finiteHalves(hw);
+            linear.run(hx, hw, ho, finite);
         } finally {
             lock.unlock();
         }

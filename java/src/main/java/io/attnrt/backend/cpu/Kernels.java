@@ -56,9 +56,27 @@ interface Kernels {
     void linearF32(float[] x, int xOff, int xStride, int tokens, float[] w, int wOff, int wStride, int rows,
                    int len, float[] out, int outOff, int outStride, boolean accumulate);
 
-    /** As {@link #linearF32} with 16-bit weights converted on the fly. */
-    void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff, int wStride,
-                  int rows, int len, float[] out, int outOff, int outStride, boolean accumulate);
+    /**
+     * As {@link #linearF32} with 16-bit weights (bfloat16 when {@code bf16}, else half) widened on the fly.
+     * {@code finite}: the caller has checked that no half weight is Inf/NaN (see {@link #finiteHalves}), which
+     * allows a cheaper widening; the result is the same.
+     */
+    void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, boolean finite, int wOff,
+                  int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate);
+
+    /** Whether no IEEE half in {@code a[from, to)} has the all-ones exponent (Inf or NaN). */
+    boolean finiteHalves(short[] a, int from, int to);
+
+    /** Output rows per {@link #linearTile} tile: a multiple of {@link #lanes()}. */
+    int rowTile();
+
+    /**
+     * The GEMM micro-kernel on a packed, transposed weight tile: {@code out[t·outStride + r] (+)=
+     * Σ_{i<len} x[xOff + t·xStride + i] · wt[i·rowTile() + r]} for {@code t < tokens ≤ 4} and {@code r < rows
+     * ≤ rowTile()}. Vectorised along the output rows, so no horizontal reductions are needed.
+     */
+    void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                    int outStride, int rows, boolean accumulate);
 
     // ------------------------------------------------------------ attention
 

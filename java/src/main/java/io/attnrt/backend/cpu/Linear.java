@@ -6,19 +6,20 @@ import io.attnrt.tensor.DType;
 /**
  * {@code y = x · Wᵀ} with W in the nn.Linear layout [OUT, IN].
  *
- * <p>Few tokens (decode): a GEMV that streams every weight row from memory once for all tokens — 4 rows at
- * a time against up to 4 tokens, the next 4 tokens reusing the rows from cache — with each thread taking
- * a contiguous run of rows so the hardware prefetchers see long sequential streams.
+ * <p>Few tokens (decode): a GEMV that streams every weight row from memory once for all tokens (the next 4
+ * tokens reuse the rows from cache), each task taking a contiguous run of rows so the hardware prefetchers
+ * see long sequential streams. F32 rows go 4 at a time (one x load feeds four rows); a single 16-bit row
+ * against one token is one stream with 4 accumulators, which measured best for BF16 and keeps the bulky
+ * F16 widening to a size C2 still inlines.
  *
- * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link #ROW_BLOCK} output rows ×
- * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices so that the weight
- * slice (converted to F32 once per tile when stored as F16/BF16) and the token slice stay in L2/L1 while
- * the 4×4 register kernel sweeps them.
+ * <p>Many tokens (prefill): a cache-blocked GEMM over tiles of {@link Kernels#rowTile()} output rows ×
+ * {@link #TOKEN_BLOCK} tokens, walking the input dimension in {@link #K_BLOCK} slices. Each weight slice is
+ * packed transposed (and widened to F32) into per-thread scratch once for all the block's tokens, so the
+ * register kernel broadcasts one input value against a vector of output rows: no horizontal reductions.
  */
 final class Linear {
     /** Up to this many tokens the weights are streamed once (GEMV); beyond, the blocked GEMM. */
     static final int GEMV_MAX_TOKENS = 8;
-    static final int ROW_BLOCK = 64;
     static final int TOKEN_BLOCK = 128;
     static final int K_BLOCK = 256;
     /** Below this many multiply-adds a parallel-for costs more than it saves. */
@@ -34,7 +35,8 @@ final class Linear {
         this.scratch = scratch;
     }
 
-    void run(HostTensor x, HostTensor w, HostTensor out) {
+    /** @param finiteHalves w is F16 and known to hold no Inf/NaN (enables the cheaper widening) */
+    void run(HostTensor x, HostTensor w, HostTensor out, boolean finiteHalves) {
         int n = x.dim(0), in = x.dim(1), outF = w.dim(0);
         float[] xa = x.f32(), oa = out.f32();
         if (n == 0 || outF == 0) {
@@ -45,13 +47,13 @@ final class Linear {
             return;
         }
         if (n <= GEMV_MAX_TOKENS) {
-            gemv(xa, n, in, w, outF, oa);
+            gemv(xa, n, in, w, outF, oa, finiteHalves);
         } else {
             gemm(xa, n, in, w, outF, oa);
         }
     }
 
-    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
+    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean finiteHalves) {
         long work = (long) n * in * outF;
         int rowQuads = (outF + 3) / 4;
         // Several contiguous chunks per thread: dynamic hand-out evens out a core slowed by other load.
@@ -72,8 +74,8 @@ final class Linear {
                     if (wf != null) {
                         k.linearF32(x, t * in, in, tokens, wf, r * in, in, rows, in, out, t * outF + r, outF, false);
                     } else {
-                        k.linear16(x, t * in, in, tokens, wh, bf16, r * in, in, rows, in, out, t * outF + r, outF,
-                                false);
+                        k.linear16(x, t * in, in, tokens, wh, bf16, finiteHalves, r * in, in, rows, in, out,
+                                t * outF + r, outF, false);
                     }
                 }
             }
@@ -81,7 +83,8 @@ final class Linear {
     }
 
     private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
-        int rowBlocks = (outF + ROW_BLOCK - 1) / ROW_BLOCK;
+        int rowTile = k.rowTile();
+        int rowBlocks = (outF + rowTile - 1) / rowTile;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
         DType dt = w.dtype();
         float[] wf = dt == DType.F32 ? w.f32() : null;
@@ -89,34 +92,36 @@ final class Linear {
         boolean bf16 = dt == DType.BF16;
         pool.parallelFor(rowBlocks * tokenBlocks, (task, worker) -> {
             int rb = task % rowBlocks, tb = task / rowBlocks;
-            int r0 = rb * ROW_BLOCK, r1 = Math.min(outF, r0 + ROW_BLOCK);
+            int r0 = rb * rowTile, rows = Math.min(rowTile, outF - r0);
             int t0 = tb * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
-            float[] tile = wf == null ? scratch[worker].weights(ROW_BLOCK * K_BLOCK) : null;
+            Scratch sc = scratch[worker];
+            float[] wt = sc.weights(K_BLOCK * rowTile);
+            float[] row = wf == null ? sc.values(K_BLOCK) : null;
             for (int c0 = 0; c0 < in; c0 += K_BLOCK) {
                 int len = Math.min(K_BLOCK, in - c0);
-                boolean accumulate = c0 > 0;
-                float[] wa;
-                int wBase, wStride;
-                if (wf != null) {
-                    wa = wf;
-                    wBase = r0 * in + c0;
-                    wStride = in;
-                } else {
-                    for (int r = r0; r < r1; r++) {
-                        k.toFloat(wh, r * in + c0, bf16, tile, (r - r0) * K_BLOCK, len);
+                // Pack the weight slice transposed (input-major, rows along lanes), widened to F32 once for
+                // all tokens of the block; rows past the layer's end are zero.
+                for (int r = 0; r < rowTile; r++) {
+                    if (r >= rows) {
+                        for (int i = 0; i < len; i++) {
+                            wt[i * rowTile + r] = 0f;
+                        }
+                        continue;
                     }
-                    wa = tile;
-                    wBase = 0;
-                    wStride = K_BLOCK;
+                    float[] src = wf;
+                    int off = (r0 + r) * in + c0;
+                    if (wf == null) {
+                        k.toFloat(wh, off, bf16, row, 0, len);
+                        src = row;
+                        off = 0;
+                    }
+                    for (int i = 0; i < len; i++) {
+                        wt[i * rowTile + r] = src[off + i];
+                    }
                 }
-                for (int r = r0; r < r1; r += 4) {
-                    int rows = Math.min(4, r1 - r);
-                    int wOff = wBase + (r - r0) * wStride;
-                    for (int t = t0; t < t1; t += 4) {
-                        int tokens = Math.min(4, t1 - t);
-                        k.linearF32(x, t * in + c0, in, tokens, wa, wOff, wStride, rows, len, out, t * outF + r,
-                                outF, accumulate);
-                    }
+                for (int t = t0; t < t1; t += 4) {
+                    k.linearTile(x, t * in + c0, in, Math.min(4, t1 - t), wt, len, out, t * outF + r0, outF, rows,
+                            c0 > 0);
                 }
             }
         });

@@ -20,8 +20,7 @@ public final class MemoryBandwidth {
      * @return gigabytes (10⁹ bytes) per second
      */
     public static double measureReadGBs(int threads, long bytes) {
-        boolean simd = CpuBackend.vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
-        return measureReadGBs(threads, bytes, simd);
+        return measureReadGBs(threads, bytes, CpuBackend.simdByDefault());
     }
 
     /** As {@link #measureReadGBs(int, long)} with the kernels chosen explicitly. */

@@ -8,6 +8,7 @@ import io.attnrt.tensor.HalfFloats;
  */
 final class ScalarKernels implements Kernels {
     private static final int KEY_TILE = 32;
+    private static final int ROW_TILE = 16;
 
     @Override
     public String describe() {
@@ -124,8 +125,9 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
-                         int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
+    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, boolean finite,
+                         int wOff, int wStride, int rows, int len, float[] out, int outOff, int outStride,
+                         boolean accumulate) {
         for (int r = 0; r < rows; r++) {
             int wr = wOff + r * wStride;
             for (int t = 0; t < tokens; t++) {
@@ -153,6 +155,42 @@ final class ScalarKernels implements Kernels {
                 out[o] = accumulate ? out[o] + s0 + s1 : s0 + s1;
             }
         }
+    }
+
+    @Override
+    public int rowTile() {
+        return ROW_TILE;
+    }
+
+    @Override
+    public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                           int outStride, int rows, boolean accumulate) {
+        float[] acc = new float[ROW_TILE];
+        for (int t = 0; t < tokens; t++) {
+            java.util.Arrays.fill(acc, 0f);
+            int xr = xOff + t * xStride;
+            for (int i = 0; i < len; i++) {
+                float xi = x[xr + i];
+                int wr = i * ROW_TILE;
+                for (int r = 0; r < ROW_TILE; r++) {
+                    acc[r] += xi * wt[wr + r];
+                }
+            }
+            int o = outOff + t * outStride;
+            for (int r = 0; r < rows; r++) {
+                out[o + r] = accumulate ? out[o + r] + acc[r] : acc[r];
+            }
+        }
+    }
+
+    @Override
+    public boolean finiteHalves(short[] a, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if ((a[i] & 0x7c00) == 0x7c00) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -80,20 +80,58 @@ final class SimdKernels implements Kernels {
         return p.mul(pow2).blend(0f, underflow);
     }
 
-    /** 16 (or L) bfloat16/half values as floats, exactly. */
-    static FloatVector load16(short[] a, int off, boolean bf16) {
+    /** L bfloat16 values as floats: the bits shifted into the high half, exact. */
+    static FloatVector loadBf16(short[] a, int off) {
         IntVector h = (IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0);
-        if (bf16) {
-            return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * L IEEE half values as floats, exact. With the half in the top 16 bits of an int, its exponent and
+     * mantissa shifted down by 3 land in float position; multiplying by 2^112 rebiases the exponent, which
+     * is exact for normals and subnormals alike. Inf/NaN (exponent 31, i.e. em ≥ 0x7c00·2^16) instead get
+     * the float's all-ones exponent: adding 0x0400·2^16 carries into the sign bit exactly for those, and an
+     * arithmetic shift turns that bit into a mask (cheaper than compare-and-blend on AVX-512). Too big for C2
+     * to inline more than a couple of copies into one loop, so the half kernels keep to one row.
+     */
+    static FloatVector loadF16(short[] a, int off) {
+        IntVector top = ((IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16);
+        IntVector em = top.and(0x7fff0000);
+        IntVector infNan = em.add(0x04000000).lanewise(VectorOperators.ASHR, 31).and(0x7f800000);
+        return em.lanewise(VectorOperators.LSHR, 3).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                .or(top.and(0x80000000)).or(infNan).reinterpretAsFloats();
+    }
+
+    /**
+     * As {@link #loadF16} for halves known not to be Inf/NaN: the sign-extended half shifted to the top and
+     * arithmetically back down by 3 leaves sign | exponent·mantissa « 13 after one mask, and the 2^112
+     * rebias keeps the sign. Exact for normals, subnormals and signed zeros; about 1.7x cheaper.
+     */
+    static FloatVector loadF16Finite(short[] a, int off) {
+        return ((IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000)
+                .reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    @Override
+    public boolean finiteHalves(short[] a, int from, int to) {
+        VectorSpecies<Short> ss = ShortVector.SPECIES_PREFERRED;
+        int n = ss.length();
+        ShortVector worst = ShortVector.zero(ss);
+        int i = from;
+        for (; i + n <= to; i += n) {
+            worst = worst.max(ShortVector.fromArray(ss, a, i).and((short) 0x7c00));
         }
-        // Shift exponent and mantissa into float position, then rebias by multiplying with 2^112: exact for
-        // normals and subnormals alike. Inf/NaN (exponent 31) get the float's all-ones exponent instead.
-        IntVector em = h.and(0x7fff);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        IntVector bits = em.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                .reinterpretAsInts().or(sign);
-        VectorMask<Integer> infNan = em.compare(VectorOperators.GE, 0x7c00);
-        return bits.blend(bits.or(0x7f800000), infNan).reinterpretAsFloats();
+        boolean finite = worst.reduceLanes(VectorOperators.MAX) != 0x7c00;
+        for (; i < to && finite; i++) {
+            finite = (a[i] & 0x7c00) != 0x7c00;
+        }
+        return finite;
+    }
+
+    private static float bf16(short h) {
+        return Float.intBitsToFloat(h << 16);
     }
 
     private static float f16(short h, boolean bf16) {
@@ -188,8 +226,14 @@ final class SimdKernels implements Kernels {
     @Override
     public void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            load16(src, srcOff + i, bf16).intoArray(dst, dstOff + i);
+        if (bf16) {
+            for (; i + L <= n; i += L) {
+                loadBf16(src, srcOff + i).intoArray(dst, dstOff + i);
+            }
+        } else {
+            for (; i + L <= n; i += L) {
+                loadF16(src, srcOff + i).intoArray(dst, dstOff + i);
+            }
         }
         for (; i < n; i++) {
             dst[dstOff + i] = f16(src[srcOff + i], bf16);
@@ -266,7 +310,7 @@ final class SimdKernels implements Kernels {
             s2 += xi * w[w2 + i];
             s3 += xi * w[w3 + i];
         }
-        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+        store4(out, outOff, rows, accumulate, s0, s1, s2, s3);
     }
 
     private static void rows4Tokens4(float[] x, int x0, int x1, int x2, int x3, float[] w, int w0, int w1, int w2,
@@ -302,85 +346,191 @@ final class SimdKernels implements Kernels {
             a32 = v2.fma(t, a32);
             a33 = v3.fma(t, a33);
         }
-        float[] s = {
-                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
-        int[] xs = {x0, x1, x2, x3};
-        int[] ws = {w0, w1, w2, w3};
-        for (; i < len; i++) {
-            for (int t = 0; t < 4; t++) {
-                float xi = x[xs[t] + i];
-                for (int r = 0; r < 4; r++) {
-                    s[t * 4 + r] += xi * w[ws[r] + i];
-                }
-            }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) { // the input tail shorter than a vector
+            float v0 = w[w0 + i];
+            float v1 = w[w1 + i];
+            float v2 = w[w2 + i];
+            float v3 = w[w3 + i];
+            float x0i = x[x0 + i];
+            s00 += x0i * v0;
+            s01 += x0i * v1;
+            s02 += x0i * v2;
+            s03 += x0i * v3;
+            float x1i = x[x1 + i];
+            s10 += x1i * v0;
+            s11 += x1i * v1;
+            s12 += x1i * v2;
+            s13 += x1i * v3;
+            float x2i = x[x2 + i];
+            s20 += x2i * v0;
+            s21 += x2i * v1;
+            s22 += x2i * v2;
+            s23 += x2i * v3;
+            float x3i = x[x3 + i];
+            s30 += x3i * v0;
+            s31 += x3i * v1;
+            s32 += x3i * v2;
+            s33 += x3i * v3;
         }
-        for (int t = 0; t < tokens; t++) {
-            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+        store4(out, outOff, rows, accumulate, s00, s01, s02, s03);
+        if (tokens > 1) {
+            store4(out, outOff + outStride, rows, accumulate, s10, s11, s12, s13);
+        }
+        if (tokens > 2) {
+            store4(out, outOff + 2 * outStride, rows, accumulate, s20, s21, s22, s23);
+        }
+        if (tokens > 3) {
+            store4(out, outOff + 3 * outStride, rows, accumulate, s30, s31, s32, s33);
         }
     }
 
     @Override
-    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, int wOff,
-                         int wStride, int rows, int len, float[] out, int outOff, int outStride, boolean accumulate) {
-        int w0 = wOff, w1 = wOff + Math.min(1, rows - 1) * wStride;
-        int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
+    public void linear16(float[] x, int xOff, int xStride, int tokens, short[] w, boolean bf16, boolean finite,
+                         int wOff, int wStride, int rows, int len, float[] out, int outOff, int outStride,
+                         boolean accumulate) {
         if (tokens == 1) {
-            rows4Tokens1Half(x, xOff, w, bf16, w0, w1, w2, w3, len, out, outOff, rows, accumulate);
-        } else {
-            int x1 = xOff + Math.min(1, tokens - 1) * xStride;
-            int x2 = xOff + Math.min(2, tokens - 1) * xStride;
-            int x3 = xOff + Math.min(3, tokens - 1) * xStride;
-            rows4Tokens4Half(x, xOff, x1, x2, x3, w, bf16, w0, w1, w2, w3, len, out, outOff, outStride, rows,
+            for (int r = 0; r < rows; r++) {
+                int wr = wOff + r * wStride;
+                float s = bf16 ? rowBf16(x, xOff, w, wr, len)
+                        : finite ? rowF16Finite(x, xOff, w, wr, len) : rowF16(x, xOff, w, wr, len);
+                out[outOff + r] = accumulate ? out[outOff + r] + s : s;
+            }
+            return;
+        }
+        int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+        int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        int w1 = wOff + Math.min(1, rows - 1) * wStride;
+        int w2 = wOff + Math.min(2, rows - 1) * wStride, w3 = wOff + Math.min(3, rows - 1) * wStride;
+        if (bf16) {
+            rows4Tokens4Bf16(x, xOff, x1, x2, x3, w, wOff, w1, w2, w3, len, out, outOff, outStride, rows, tokens,
+                    accumulate);
+        } else if (finite) {
+            rows4Tokens4F16Finite(x, xOff, x1, x2, x3, w, wOff, w1, w2, w3, len, out, outOff, outStride, rows,
                     tokens, accumulate);
+        } else {
+            // the exact widening is too big to inline four times: one row at a time
+            for (int r = 0; r < rows; r++) {
+                rowF16Tokens4(x, xOff, x1, x2, x3, w, wOff + r * wStride, len, out, outOff + r, outStride, tokens,
+                        accumulate);
+            }
         }
     }
 
-    private static void rows4Tokens1Half(float[] x, int x0, short[] w, boolean bf16, int w0, int w1, int w2, int w3,
-                                         int len, float[] out, int outOff, int rows, boolean accumulate) {
+    /** One bf16 row against one token: a single sequential stream, which prefetches best for 16-bit rows. */
+    private static float rowBf16(float[] x, int x0, short[] w, int w0, int len) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int i = 0;
-        for (; i + 2 * L <= len; i += 2 * L) {
-            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
-            FloatVector xw = FloatVector.fromArray(F, x, x0 + i + L);
-            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
-            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
-            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
-            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
-            b0 = load16(w, w0 + i + L, bf16).fma(xw, b0);
-            b1 = load16(w, w1 + i + L, bf16).fma(xw, b1);
-            b2 = load16(w, w2 + i + L, bf16).fma(xw, b2);
-            b3 = load16(w, w3 + i + L, bf16).fma(xw, b3);
+        for (; i + 4 * L <= len; i += 4 * L) {
+            a0 = loadBf16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = loadBf16(w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), a1);
+            a2 = loadBf16(w, w0 + i + 2 * L).fma(FloatVector.fromArray(F, x, x0 + i + 2 * L), a2);
+            a3 = loadBf16(w, w0 + i + 3 * L).fma(FloatVector.fromArray(F, x, x0 + i + 3 * L), a3);
         }
         for (; i + L <= len; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, x0 + i);
-            a0 = load16(w, w0 + i, bf16).fma(xv, a0);
-            a1 = load16(w, w1 + i, bf16).fma(xv, a1);
-            a2 = load16(w, w2 + i, bf16).fma(xv, a2);
-            a3 = load16(w, w3 + i, bf16).fma(xv, a3);
+            a0 = loadBf16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
         }
-        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
-        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
-        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < len; i++) {
-            float xi = x[x0 + i];
-            s0 += xi * f16(w[w0 + i], bf16);
-            s1 += xi * f16(w[w1 + i], bf16);
-            s2 += xi * f16(w[w2 + i], bf16);
-            s3 += xi * f16(w[w3 + i], bf16);
+            s += x[x0 + i] * bf16(w[w0 + i]);
         }
-        store(out, outOff, 0, rows, accumulate, s0, s1, s2, s3);
+        return s;
     }
 
-    private static void rows4Tokens4Half(float[] x, int x0, int x1, int x2, int x3, short[] w, boolean bf16, int w0,
+    /** One half row against one token (two widenings per iteration: more would not be inlined). */
+    private static float rowF16(float[] x, int x0, short[] w, int w0, int len) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        int i = 0;
+        for (; i + 2 * L <= len; i += 2 * L) {
+            a0 = loadF16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = loadF16(w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), a1);
+        }
+        for (; i + L <= len; i += L) {
+            a0 = loadF16(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+        }
+        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            s += x[x0 + i] * io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+        }
+        return s;
+    }
+
+    /** As {@link #rowF16} for rows without Inf/NaN: the smaller widening allows four per iteration. */
+    private static float rowF16Finite(float[] x, int x0, short[] w, int w0, int len) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i + 4 * L <= len; i += 4 * L) {
+            a0 = loadF16Finite(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = loadF16Finite(w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), a1);
+            a2 = loadF16Finite(w, w0 + i + 2 * L).fma(FloatVector.fromArray(F, x, x0 + i + 2 * L), a2);
+            a3 = loadF16Finite(w, w0 + i + 3 * L).fma(FloatVector.fromArray(F, x, x0 + i + 3 * L), a3);
+        }
+        for (; i + L <= len; i += L) {
+            a0 = loadF16Finite(w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), a0);
+        }
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            s += x[x0 + i] * io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+        }
+        return s;
+    }
+
+    /** One half row against up to four tokens (clamped duplicates allowed), stored for the first {@code tokens}. */
+    private static void rowF16Tokens4(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0, int len,
+                                      float[] out, int outOff, int outStride, int tokens, boolean accumulate) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector v = loadF16(w, w0 + i);
+            a0 = v.fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = v.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = v.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = v.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float wi = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+            s0 += x[x0 + i] * wi;
+            s1 += x[x1 + i] * wi;
+            s2 += x[x2 + i] * wi;
+            s3 += x[x3 + i] * wi;
+        }
+        // token t's result goes to out[outOff + t·outStride]: store4 with stride 1 does not apply here
+        storeStrided(out, outOff, outStride, tokens, accumulate, s0, s1, s2, s3);
+    }
+
+    private static void storeStrided(float[] out, int off, int stride, int n, boolean accumulate, float s0, float s1,
+                                     float s2, float s3) {
+        out[off] = accumulate ? out[off] + s0 : s0;
+        if (n > 1) {
+            out[off + stride] = accumulate ? out[off + stride] + s1 : s1;
+        }
+        if (n > 2) {
+            out[off + 2 * stride] = accumulate ? out[off + 2 * stride] + s2 : s2;
+        }
+        if (n > 3) {
+            out[off + 3 * stride] = accumulate ? out[off + 3 * stride] + s3 : s3;
+        }
+    }
+
+    private static void rows4Tokens4Bf16(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0,
                                          int w1, int w2, int w3, int len, float[] out, int outOff, int outStride,
                                          int rows, int tokens, boolean accumulate) {
         FloatVector z = FloatVector.zero(F);
@@ -388,10 +538,10 @@ final class SimdKernels implements Kernels {
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
         int i = 0;
         for (; i + L <= len; i += L) {
-            FloatVector v0 = load16(w, w0 + i, bf16);
-            FloatVector v1 = load16(w, w1 + i, bf16);
-            FloatVector v2 = load16(w, w2 + i, bf16);
-            FloatVector v3 = load16(w, w3 + i, bf16);
+            FloatVector v0 = loadBf16(w, w0 + i);
+            FloatVector v1 = loadBf16(w, w1 + i);
+            FloatVector v2 = loadBf16(w, w2 + i);
+            FloatVector v3 = loadBf16(w, w3 + i);
             FloatVector t = FloatVector.fromArray(F, x, x0 + i);
             a00 = v0.fma(t, a00);
             a01 = v1.fma(t, a01);
@@ -413,33 +563,294 @@ final class SimdKernels implements Kernels {
             a32 = v2.fma(t, a32);
             a33 = v3.fma(t, a33);
         }
-        float[] s = {
-                a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-                a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-                a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-                a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-                a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-                a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-                a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-                a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
-        int[] xs = {x0, x1, x2, x3};
-        int[] ws = {w0, w1, w2, w3};
-        for (; i < len; i++) {
-            for (int r = 0; r < 4; r++) {
-                float wi = f16(w[ws[r] + i], bf16);
-                for (int t = 0; t < 4; t++) {
-                    s[t * 4 + r] += x[xs[t] + i] * wi;
-                }
-            }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) { // the input tail shorter than a vector
+            float v0 = bf16(w[w0 + i]);
+            float v1 = bf16(w[w1 + i]);
+            float v2 = bf16(w[w2 + i]);
+            float v3 = bf16(w[w3 + i]);
+            float x0i = x[x0 + i];
+            s00 += x0i * v0;
+            s01 += x0i * v1;
+            s02 += x0i * v2;
+            s03 += x0i * v3;
+            float x1i = x[x1 + i];
+            s10 += x1i * v0;
+            s11 += x1i * v1;
+            s12 += x1i * v2;
+            s13 += x1i * v3;
+            float x2i = x[x2 + i];
+            s20 += x2i * v0;
+            s21 += x2i * v1;
+            s22 += x2i * v2;
+            s23 += x2i * v3;
+            float x3i = x[x3 + i];
+            s30 += x3i * v0;
+            s31 += x3i * v1;
+            s32 += x3i * v2;
+            s33 += x3i * v3;
         }
-        for (int t = 0; t < tokens; t++) {
-            store(out, outOff + t * outStride, t * 4, rows, accumulate, s);
+        store4(out, outOff, rows, accumulate, s00, s01, s02, s03);
+        if (tokens > 1) {
+            store4(out, outOff + outStride, rows, accumulate, s10, s11, s12, s13);
+        }
+        if (tokens > 2) {
+            store4(out, outOff + 2 * outStride, rows, accumulate, s20, s21, s22, s23);
+        }
+        if (tokens > 3) {
+            store4(out, outOff + 3 * outStride, rows, accumulate, s30, s31, s32, s33);
         }
     }
 
-    private static void store(float[] out, int off, int from, int rows, boolean accumulate, float... s) {
-        for (int r = 0; r < rows; r++) {
-            out[off + r] = accumulate ? out[off + r] + s[from + r] : s[from + r];
+    /** As {@link #rows4Tokens4Bf16} for half weights without Inf/NaN. */
+    private static void rows4Tokens4F16Finite(float[] x, int x0, int x1, int x2, int x3, short[] w, int w0,
+                                              int w1, int w2, int w3, int len, float[] out, int outOff,
+                                              int outStride, int rows, int tokens, boolean accumulate) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector v0 = loadF16Finite(w, w0 + i);
+            FloatVector v1 = loadF16Finite(w, w1 + i);
+            FloatVector v2 = loadF16Finite(w, w2 + i);
+            FloatVector v3 = loadF16Finite(w, w3 + i);
+            FloatVector t = FloatVector.fromArray(F, x, x0 + i);
+            a00 = v0.fma(t, a00);
+            a01 = v1.fma(t, a01);
+            a02 = v2.fma(t, a02);
+            a03 = v3.fma(t, a03);
+            t = FloatVector.fromArray(F, x, x1 + i);
+            a10 = v0.fma(t, a10);
+            a11 = v1.fma(t, a11);
+            a12 = v2.fma(t, a12);
+            a13 = v3.fma(t, a13);
+            t = FloatVector.fromArray(F, x, x2 + i);
+            a20 = v0.fma(t, a20);
+            a21 = v1.fma(t, a21);
+            a22 = v2.fma(t, a22);
+            a23 = v3.fma(t, a23);
+            t = FloatVector.fromArray(F, x, x3 + i);
+            a30 = v0.fma(t, a30);
+            a31 = v1.fma(t, a31);
+            a32 = v2.fma(t, a32);
+            a33 = v3.fma(t, a33);
+        }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) { // the input tail shorter than a vector
+            float v0 = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w0 + i]);
+            float v1 = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w1 + i]);
+            float v2 = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w2 + i]);
+            float v3 = io.attnrt.tensor.HalfFloats.f16ToFloat(w[w3 + i]);
+            float x0i = x[x0 + i];
+            s00 += x0i * v0;
+            s01 += x0i * v1;
+            s02 += x0i * v2;
+            s03 += x0i * v3;
+            float x1i = x[x1 + i];
+            s10 += x1i * v0;
+            s11 += x1i * v1;
+            s12 += x1i * v2;
+            s13 += x1i * v3;
+            float x2i = x[x2 + i];
+            s20 += x2i * v0;
+            s21 += x2i * v1;
+            s22 += x2i * v2;
+            s23 += x2i * v3;
+            float x3i = x[x3 + i];
+            s30 += x3i * v0;
+            s31 += x3i * v1;
+            s32 += x3i * v2;
+            s33 += x3i * v3;
+        }
+        store4(out, outOff, rows, accumulate, s00, s01, s02, s03);
+        if (tokens > 1) {
+            store4(out, outOff + outStride, rows, accumulate, s10, s11, s12, s13);
+        }
+        if (tokens > 2) {
+            store4(out, outOff + 2 * outStride, rows, accumulate, s20, s21, s22, s23);
+        }
+        if (tokens > 3) {
+            store4(out, outOff + 3 * outStride, rows, accumulate, s30, s31, s32, s33);
+        }
+    }
+
+    private static void store4(float[] out, int off, int rows, boolean accumulate, float s0, float s1, float s2,
+                               float s3) {
+        if (accumulate) {
+            out[off] += s0;
+            if (rows > 1) {
+                out[off + 1] += s1;
+            }
+            if (rows > 2) {
+                out[off + 2] += s2;
+            }
+            if (rows > 3) {
+                out[off + 3] += s3;
+            }
+        } else {
+            out[off] = s0;
+            if (rows > 1) {
+                out[off + 1] = s1;
+            }
+            if (rows > 2) {
+                out[off + 2] = s2;
+            }
+            if (rows > 3) {
+                out[off + 3] = s3;
+            }
+        }
+    }
+
+    @Override
+    public int rowTile() {
+        return 4 * L;
+    }
+
+    @Override
+    public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
+                           int outStride, int rows, boolean accumulate) {
+        int tile = 4 * L;
+        int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        for (int i = 0; i < len; i++) {
+            int wi = i * tile;
+            FloatVector w0 = FloatVector.fromArray(F, wt, wi);
+            FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
+            FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * L);
+            FloatVector w3 = FloatVector.fromArray(F, wt, wi + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+            b = FloatVector.broadcast(F, x[x2 + i]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            a23 = w3.fma(b, a23);
+            b = FloatVector.broadcast(F, x[x3 + i]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+            a33 = w3.fma(b, a33);
+        }
+        // Stores written out here: a helper taking the 16 vectors is not inlined (C2's node budget) and
+        // would box them on every call.
+        if (rows == tile) {
+            int o0 = outOff;
+            if (accumulate) {
+                a00 = a00.add(FloatVector.fromArray(F, out, o0));
+                a01 = a01.add(FloatVector.fromArray(F, out, o0 + L));
+                a02 = a02.add(FloatVector.fromArray(F, out, o0 + 2 * L));
+                a03 = a03.add(FloatVector.fromArray(F, out, o0 + 3 * L));
+            }
+            a00.intoArray(out, o0);
+            a01.intoArray(out, o0 + L);
+            a02.intoArray(out, o0 + 2 * L);
+            a03.intoArray(out, o0 + 3 * L);
+            if (tokens > 1) {
+                int o1 = outOff + outStride;
+                if (accumulate) {
+                    a10 = a10.add(FloatVector.fromArray(F, out, o1));
+                    a11 = a11.add(FloatVector.fromArray(F, out, o1 + L));
+                    a12 = a12.add(FloatVector.fromArray(F, out, o1 + 2 * L));
+                    a13 = a13.add(FloatVector.fromArray(F, out, o1 + 3 * L));
+                }
+                a10.intoArray(out, o1);
+                a11.intoArray(out, o1 + L);
+                a12.intoArray(out, o1 + 2 * L);
+                a13.intoArray(out, o1 + 3 * L);
+            }
+            if (tokens > 2) {
+                int o2 = outOff + 2 * outStride;
+                if (accumulate) {
+                    a20 = a20.add(FloatVector.fromArray(F, out, o2));
+                    a21 = a21.add(FloatVector.fromArray(F, out, o2 + L));
+                    a22 = a22.add(FloatVector.fromArray(F, out, o2 + 2 * L));
+                    a23 = a23.add(FloatVector.fromArray(F, out, o2 + 3 * L));
+                }
+                a20.intoArray(out, o2);
+                a21.intoArray(out, o2 + L);
+                a22.intoArray(out, o2 + 2 * L);
+                a23.intoArray(out, o2 + 3 * L);
+            }
+            if (tokens > 3) {
+                int o3 = outOff + 3 * outStride;
+                if (accumulate) {
+                    a30 = a30.add(FloatVector.fromArray(F, out, o3));
+                    a31 = a31.add(FloatVector.fromArray(F, out, o3 + L));
+                    a32 = a32.add(FloatVector.fromArray(F, out, o3 + 2 * L));
+                    a33 = a33.add(FloatVector.fromArray(F, out, o3 + 3 * L));
+                }
+                a30.intoArray(out, o3);
+                a31.intoArray(out, o3 + L);
+                a32.intoArray(out, o3 + 2 * L);
+                a33.intoArray(out, o3 + 3 * L);
+            }
+            return;
+        }
+        // the last, partial row tile of a layer
+        float[] tmp = new float[4 * tile];
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a02.intoArray(tmp, 2 * L);
+        a03.intoArray(tmp, 3 * L);
+        a10.intoArray(tmp, tile);
+        a11.intoArray(tmp, tile + L);
+        a12.intoArray(tmp, tile + 2 * L);
+        a13.intoArray(tmp, tile + 3 * L);
+        a20.intoArray(tmp, 2 * tile);
+        a21.intoArray(tmp, 2 * tile + L);
+        a22.intoArray(tmp, 2 * tile + 2 * L);
+        a23.intoArray(tmp, 2 * tile + 3 * L);
+        a30.intoArray(tmp, 3 * tile);
+        a31.intoArray(tmp, 3 * tile + L);
+        a32.intoArray(tmp, 3 * tile + 2 * L);
+        a33.intoArray(tmp, 3 * tile + 3 * L);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + tmp[t * tile + r] : tmp[t * tile + r];
+            }
         }
     }
 
@@ -584,14 +995,22 @@ final class SimdKernels implements Kernels {
             int o0 = r * d, o1 = r1 * d, o2 = r2 * d, o3 = r3 * d;
             // Duplicated (clamped) rows load the same accumulator, add the same terms and store the same result.
             for (int c = 0; c < d4; c += 4 * L) {
-                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c), a01 = FloatVector.fromArray(F, acc, o0 + c + L);
-                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L), a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
-                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c), a11 = FloatVector.fromArray(F, acc, o1 + c + L);
-                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L), a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
-                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c), a21 = FloatVector.fromArray(F, acc, o2 + c + L);
-                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L), a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
-                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c), a31 = FloatVector.fromArray(F, acc, o3 + c + L);
-                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L), a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
+                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
+                FloatVector a01 = FloatVector.fromArray(F, acc, o0 + c + L);
+                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
+                FloatVector a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c);
+                FloatVector a11 = FloatVector.fromArray(F, acc, o1 + c + L);
+                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L);
+                FloatVector a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
+                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c);
+                FloatVector a21 = FloatVector.fromArray(F, acc, o2 + c + L);
+                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L);
+                FloatVector a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
+                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c);
+                FloatVector a31 = FloatVector.fromArray(F, acc, o3 + c + L);
+                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L);
+                FloatVector a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
                 for (int j = 0; j < count; j++) {
                     int vj = vOffs[j] + c;
                     FloatVector v0 = FloatVector.fromArray(F, v, vj);

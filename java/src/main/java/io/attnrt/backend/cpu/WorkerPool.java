@@ -21,7 +21,7 @@ final class WorkerPool implements AutoCloseable {
         void run(int index, int worker);
     }
 
-    /** About 20–50 µs of pause instructions: longer than an op's gap in a decode loop, short enough not to hog a core. */
+    /** About 20–50 µs of pause instructions: longer than the gap between decode ops, too short to hog a core. */
     private static final int SPIN_LIMIT = 1 << 11;
 
     private final int threads;

@@ -240,6 +240,36 @@ class CpuBackendTargetedTest {
     }
 
     @Test
+    void halfWeightsWithInfinityTakeTheExactPathAndWritesAreNoticed() {
+        // The GEMV widens halves with a cheaper formula once a weight is known to hold no Inf/NaN. A weight
+        // that holds one, or gets one through write(), must still give the reference's infinite outputs.
+        int in = 40, out = 6;
+        SplittableRandom rng = new SplittableRandom(23);
+        float[] x = random(rng, in, 1);
+        for (int i = 0; i < in; i++) {
+            x[i] = Math.abs(x[i]) + 0.1f; // positive, so +inf · x stays +inf and no inf - inf arises
+        }
+        float[] w = random(rng, out * in, 1);
+        for (CpuBackend b : new CpuBackend[] {simd, scalar}) {
+            try (Tensor tx = b.upload(x, DType.F32, 1, in); Tensor tw = b.upload(w, DType.F16, out, in);
+                 Tensor to = b.allocate(DType.F32, 1, out)) {
+                b.linear(tx, tw, to); // scans and remembers: finite
+                assertClose(linear(ref, x, w, DType.F16, 1, in, out), b.download(to), 1e-5, 1e-4, "finite weights");
+                float[] withInf = w.clone();
+                withInf[2 * in + 7] = Float.POSITIVE_INFINITY;
+                withInf[4 * in + 39] = 1e6f; // rounds to +inf in F16
+                b.write(tw, withInf);
+                b.linear(tx, tw, to);
+                float[] actual = b.download(to);
+                float[] expected = linear(ref, x, withInf, DType.F16, 1, in, out);
+                assertEquals(Float.POSITIVE_INFINITY, expected[2]);
+                assertEquals(Float.POSITIVE_INFINITY, expected[4]);
+                assertClose(expected, actual, 1e-5, 1e-4, b.description() + " after writing infinities");
+            }
+        }
+    }
+
+    @Test
     void simdAndScalarAgree() {
         SplittableRandom rng = new SplittableRandom(99);
         AttentionSpec spec = AttentionSpec.of(8, 2, 128, true);

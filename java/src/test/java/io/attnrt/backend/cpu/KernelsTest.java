@@ -37,6 +37,49 @@ class KernelsTest {
     }
 
     @Test
+    void theFiniteOnlyHalfWideningIsExactForEveryFiniteHalf() {
+        int lanes = simd.lanes();
+        short[] block = new short[lanes];
+        float[] out = new float[lanes];
+        int checked = 0;
+        for (int start = 0; start < 1 << 16; start += lanes) {
+            for (int i = 0; i < lanes; i++) {
+                block[i] = (short) (start + i);
+            }
+            SimdKernels.loadF16Finite(block, 0).intoArray(out, 0);
+            for (int i = 0; i < lanes; i++) {
+                if ((block[i] & 0x7c00) == 0x7c00) {
+                    continue; // Inf/NaN: excluded by contract (the backend scans weights first)
+                }
+                assertEquals(Float.floatToRawIntBits(HalfFloats.f16ToFloat(block[i])), Float.floatToRawIntBits(out[i]),
+                        "half bits 0x" + Integer.toHexString(block[i] & 0xffff));
+                checked++;
+            }
+        }
+        assertEquals((1 << 16) - 2 * 1024, checked);
+    }
+
+    @Test
+    void finiteHalvesFindsInfinityAndNaNAnywhere() {
+        short[] a = new short[1000];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = HalfFloats.floatToF16((i % 7 - 3) * 1000.5f);
+        }
+        for (Kernels k : new Kernels[] {simd, scalar}) {
+            assertTrue(k.finiteHalves(a, 0, a.length), k.describe());
+            for (int pos : new int[] {0, 15, 16, 517, 999}) {
+                for (short special : new short[] {(short) 0x7c00, (short) 0xfc00, (short) 0x7e00, (short) 0xfd01}) {
+                    short old = a[pos];
+                    a[pos] = special;
+                    assertTrue(!k.finiteHalves(a, 0, a.length), k.describe() + " special at " + pos);
+                    assertTrue(k.finiteHalves(a, pos + 1, a.length), k.describe() + " range after " + pos);
+                    a[pos] = old;
+                }
+            }
+        }
+    }
+
+    @Test
     void vectorExpIsWithinTwoUlpsAndZeroBelowTheFloatRange() {
         int n = 200_001;
         float[] a = new float[n];
