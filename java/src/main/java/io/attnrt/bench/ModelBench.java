@@ -54,17 +54,29 @@ public final class ModelBench {
                     }
                     requests.add(new GenerationRequest(prompt, newTokens, SamplingParams.GREEDY, b, -1));
                 }
-                gen.generate(List.of(new GenerationRequest(requests.get(0).prompt(), 4, SamplingParams.GREEDY, 0, -1)));
+                // The same work once untimed, so the JIT has compiled every kernel; then the best of five runs,
+                // as the bandwidth it is compared with is the best of several passes.
                 gen.generate(requests);
-                GenerationStats st = gen.lastStats();
+                GenerationStats st = null;
+                GenerationStats bestPrefill = null;
+                for (int run = 0; run < 5; run++) {
+                    gen.generate(requests);
+                    GenerationStats r = gen.lastStats();
+                    if (st == null || r.decodeNanos() < st.decodeNanos()) {
+                        st = r;
+                    }
+                    if (bestPrefill == null || r.prefillNanos() < bestPrefill.prefillNanos()) {
+                        bestPrefill = r;
+                    }
+                }
                 String config = String.format("%.1fM params %s, prompt %d, batch %d", cfg.parameterCount() / 1e6,
                         weightDtype, promptLength, batch);
-                double prefillS = st.prefillNanos() / 1e9;
+                double prefillS = bestPrefill.prefillNanos() / 1e9;
                 // prefill FLOP ≈ 2·params·tokens for the matmuls (attention's share is small at this length)
                 double prefillFlop = 2.0 * (cfg.parameterCount() - (double) cfg.vocabSize() * cfg.hiddenSize())
-                        * st.prefillTokens();
+                        * bestPrefill.prefillTokens();
                 report.add(new BenchRow("model-prefill", backend.name(), config, prefillS, prefillFlop / prefillS / 1e9,
-                        Double.NaN, st.prefillTokensPerSecond(), Double.NaN, null, Double.NaN));
+                        Double.NaN, bestPrefill.prefillTokensPerSecond(), Double.NaN, null, Double.NaN));
                 double perToken = weightBytesPerToken(cfg, w);
                 double stepsPerS = st.decodeSteps() / (st.decodeNanos() / 1e9);
                 double gbs = stepsPerS * perToken / 1e9;

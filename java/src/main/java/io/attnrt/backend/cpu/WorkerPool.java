@@ -11,7 +11,8 @@ import java.util.concurrent.locks.LockSupport;
  * (causal attention tiles) without any per-call allocation beyond one small job record.
  *
  * <p>Decode issues hundreds of short parallel-fors per token, so waking the workers must cost
- * microseconds: idle workers spin briefly before parking, and the caller spins briefly before waiting.
+ * microseconds: idle workers spin for up to {@link #SPIN_NANOS} before parking, and so does the caller
+ * before waiting.
  */
 final class WorkerPool implements AutoCloseable {
 
@@ -21,8 +22,18 @@ final class WorkerPool implements AutoCloseable {
         void run(int index, int worker);
     }
 
-    /** About 20–50 µs of pause instructions: longer than the gap between decode ops, too short to hog a core. */
-    private static final int SPIN_LIMIT = 1 << 11;
+    /**
+     * How long an idle thread spins before parking: longer than the gaps between the parallel ops of a decode
+     * step (waking a parked thread costs tens of microseconds, as much as a whole small op), short enough
+     * that an idle pool gives its cores back at once. Measured in time, not iterations: a pause instruction
+     * lasts from a few to over a hundred cycles depending on the CPU.
+     */
+    private static final long SPIN_NANOS = 500_000;
+
+    /** Whether a thread idle since {@code since} should keep spinning; reads the clock every 64th spin only. */
+    private static boolean keepSpinning(int spins, long since) {
+        return (spins & 63) != 0 || System.nanoTime() - since < SPIN_NANOS;
+    }
 
     private final int threads;
     private final Thread[] helpers;
@@ -102,8 +113,9 @@ final class WorkerPool implements AutoCloseable {
         while (!closed) {
             Job job = current;
             int spins = 0;
+            long idleSince = System.nanoTime();
             while ((job == null || job == last || worker > job.helpers) && !closed) {
-                if (++spins < SPIN_LIMIT) {
+                if (keepSpinning(++spins, idleSince)) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(100));
@@ -179,8 +191,9 @@ final class WorkerPool implements AutoCloseable {
 
         void awaitHelpers() {
             int spins = 0;
+            long since = System.nanoTime();
             while (pendingHelpers.get() != 0) {
-                if (++spins < SPIN_LIMIT) {
+                if (keepSpinning(++spins, since)) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
