@@ -71,6 +71,11 @@ public final class AttentionBench {
                     Double.NaN, Double.NaN, peak, null, Double.NaN));
             report.add(new BenchRow("prefill-attention", backend.name() + "/naive", s.describe(), mine.seconds,
                     Double.NaN, Double.NaN, Double.NaN, Double.NaN, "faster than naive-LxL", secs / mine.seconds));
+        } else {
+            // Too slow to run here; its memory is still certain: inputs, output and one L×L score matrix.
+            double bytes = 4.0 * (q.length * 2L + k.length + v.length) + 4.0 * l * (double) l;
+            report.add(new BenchRow("prefill-attention", "naive-LxL(est)", s.describe() + " not run", Double.NaN,
+                    Double.NaN, Double.NaN, Double.NaN, bytes / (1 << 20), null, Double.NaN));
         }
     }
 

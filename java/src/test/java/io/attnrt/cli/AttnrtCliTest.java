@@ -118,6 +118,19 @@ class AttnrtCliTest {
     }
 
     @Test
+    void benchEstimatesTheNaiveMemoryWhereItIsTooSlowToRun(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("bench.csv");
+        Outcome o = run("bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "96",
+                "--naive-max-length", "64", "--reference-max-length", "0", "--csv", csv.toString(), "--no-progress");
+        assertEquals(0, o.exit(), o.err());
+        String est = Files.readAllLines(csv).stream().filter(l -> l.startsWith("prefill-attention,naive-LxL(est),"))
+                .findFirst().orElseThrow(() -> new AssertionError(o.out()));
+        // inputs + output + one 96x96 float score matrix of the d=128, 8/2-head shape
+        double mib = (4.0 * (96 * 1024 * 2 + 2 * 96 * 256) + 4.0 * 96 * 96) / (1 << 20);
+        assertTrue(est.contains(String.format(java.util.Locale.ROOT, "%.6g", mib)), est + " expected " + mib);
+    }
+
+    @Test
     void unknownBackendIsRejected() {
         Outcome o = run("verify", "--backend", "tpu");
         assertEquals(2, o.exit());
