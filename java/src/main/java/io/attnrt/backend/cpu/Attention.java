@@ -127,7 +127,7 @@ final class Attention {
             for (int j = 0; j < count; j++) {
                 vOffs[j] = (base + j0 + j) * kvWidth + kvHead * d;
             }
-            k.accumulatePV(s, rows, count, vArr, vOffs, acc, d);
+            k.accumulatePV(s, rows, count, vArr, vOffs, acc, 0, d);
         }
         int numHeads = spec.numHeads();
         for (int r = 0; r < rows; r++) {
@@ -157,8 +157,14 @@ final class Attention {
      * sum, rescales the accumulators, and leaves the tile's probabilities exp(s − m) in place for P·V.
      */
     private void onlineSoftmax(float[] s, int width, int rows, float[] m, float[] l, float[] acc, int d) {
-        for (int r = 0; r < rows; r++) {
-            int sr = r * tile;
+        onlineSoftmax(s, width, rows, m, l, acc, d, 0);
+    }
+
+    /** As above for the statistics and accumulators of rows {@code [rowOff, rowOff + rows)}. */
+    private void onlineSoftmax(float[] s, int width, int rows, float[] m, float[] l, float[] acc, int d, int rowOff) {
+        for (int i = 0; i < rows; i++) {
+            int sr = i * tile;
+            int r = rowOff + i;
             float tileMax = k.max(s, sr, width);
             if (tileMax == Float.NEGATIVE_INFINITY) {
                 // No visible key in this tile: zero weights, and m stays −∞ (never exp(−∞ − −∞) = NaN).
@@ -202,11 +208,12 @@ final class Attention {
         if (b == 0) {
             return;
         }
-        int numKv = spec.numKvHeads();
         int window = spec.window();
-        // Split long contexts when there are too few (sequence, KV head) pairs to occupy every thread.
-        int pairs = b * numKv;
-        int wanted = pool.threads() == 1 ? 1 : Math.max(1, (4 * pool.threads() + pairs - 1) / pairs);
+        // A task covers every KV head of one sequence's key chunk: a cached token's K (or V) row for all heads
+        // is one contiguous run, where one head's rows alone are short runs a whole row stride apart (a TLB
+        // page each at 8 heads × d=128), which the prefetchers follow poorly. Long contexts are split into
+        // chunks when there are too few sequences to occupy every thread.
+        int wanted = pool.threads() == 1 ? 1 : Math.max(1, (4 * pool.threads() + b - 1) / b);
         int[] splits = new int[b];
         int[] firstKey = new int[b];
         int[] chunkKeys = new int[b];
@@ -224,9 +231,9 @@ final class Attention {
             splits[s] = sp;
             chunkKeys[s] = chunk;
             maxSplits = Math.max(maxSplits, sp);
-            taskStart[s + 1] = taskStart[s] + sp * numKv;
+            taskStart[s + 1] = taskStart[s] + sp;
         }
-        int d = spec.headDim(), g = spec.groupSize(), numHeads = spec.numHeads();
+        int d = spec.headDim(), numHeads = spec.numHeads();
         boolean split = maxSplits > 1;
         if (split) {
             partials = grow(partials, b * numHeads * maxSplits * d);
@@ -238,26 +245,24 @@ final class Attention {
         float[] la = lse == null ? null : lse.f32();
         pool.parallelFor(taskStart[b], (task, worker) -> {
             int s = upperBound(taskStart, task) - 1;
-            int local = task - taskStart[s];
-            int kvHead = local % numKv;
-            int chunk = local / numKv;
+            int chunk = task - taskStart[s];
             int k0 = firstKey[s] + chunk * chunkKeys[s];
             int k1 = Math.min(contextLens[s], k0 + chunkKeys[s]);
             Scratch sc = scratch[worker];
-            float[] acc = sc.accumulators(g * d);
-            float[] m = sc.rowMax(g);
-            float[] l = sc.rowSum(g);
-            decodeChunk(qa, s, keyCache, valueCache, blockTables, maxBlocksPerSeq, blockSize, k0, k1, kvHead, spec,
-                    sc, acc, m, l);
-            for (int r = 0; r < g; r++) {
-                int head = kvHead * g + r;
+            float[] acc = sc.accumulators(numHeads * d);
+            float[] m = sc.rowMax(numHeads);
+            float[] l = sc.rowSum(numHeads);
+            decodeChunk(qa, s, keyCache, valueCache, blockTables, maxBlocksPerSeq, blockSize, k0, k1, spec, sc, acc,
+                    m, l);
+            for (int head = 0; head < numHeads; head++) {
                 if (split) {
                     int slot = (s * numHeads + head) * ms + chunk;
-                    System.arraycopy(acc, r * d, part, slot * d, d);
-                    stats[2 * slot] = m[r];
-                    stats[2 * slot + 1] = l[r];
+                    System.arraycopy(acc, head * d, part, slot * d, d);
+                    stats[2 * slot] = m[head];
+                    stats[2 * slot + 1] = l[head];
                 } else {
-                    finish(acc, r * d, m[r], l[r], oa, s * spec.qWidth() + head * d, d, la, s * numHeads + head);
+                    finish(acc, head * d, m[head], l[head], oa, s * spec.qWidth() + head * d, d, la,
+                            s * numHeads + head);
                 }
             }
         });
@@ -271,25 +276,28 @@ final class Attention {
         }
     }
 
+    /** Keys [k0, k1) of one sequence for every head; head h's results in acc[h·d..], m[h], l[h]. */
     private void decodeChunk(float[] q, int seq, HostTensor keyCache, HostTensor valueCache, int[] blockTables,
-                             int maxBlocksPerSeq, int blockSize, int k0, int k1, int kvHead, AttentionSpec spec,
-                             Scratch sc, float[] acc, float[] m, float[] l) {
-        int d = spec.headDim(), g = spec.groupSize(), numKv = spec.numKvHeads();
-        float[] qs = sc.queries(g * d);
-        k.copyScaled(q, seq * spec.qWidth() + kvHead * g * d, spec.scale(), qs, 0, g * d);
-        Arrays.fill(acc, 0, g * d, 0f);
-        Arrays.fill(m, 0, g, Float.NEGATIVE_INFINITY);
-        Arrays.fill(l, 0, g, 0f);
+                             int maxBlocksPerSeq, int blockSize, int k0, int k1, AttentionSpec spec, Scratch sc,
+                             float[] acc, float[] m, float[] l) {
+        int d = spec.headDim(), g = spec.groupSize(), numKv = spec.numKvHeads(), numHeads = spec.numHeads();
+        int kvWidth = spec.kvWidth();
+        float[] qs = sc.queries(numHeads * d);
+        // heads are adjacent in a q row, kv head h's group at [h·g·d, (h+1)·g·d)
+        k.copyScaled(q, seq * spec.qWidth(), spec.scale(), qs, 0, numHeads * d);
+        Arrays.fill(acc, 0, numHeads * d, 0f);
+        Arrays.fill(m, 0, numHeads, Float.NEGATIVE_INFINITY);
+        Arrays.fill(l, 0, numHeads, 0f);
         if (k1 <= k0) {
             return;
         }
         float[] s = sc.scores(g * tile);
-        int[] kOffs = sc.keyOffsets(tile);
-        int[] vOffs = sc.valueOffsets(tile);
+        int[] rowOffs = sc.keyOffsets(tile);
+        int[] offs = sc.valueOffsets(tile);
         boolean f32 = keyCache.dtype() == DType.F32;
         boolean bf16 = keyCache.dtype() == DType.BF16;
-        float[] keys = f32 ? keyCache.f32() : sc.keys(tile * d);
-        float[] values = f32 ? valueCache.f32() : sc.values(tile * d);
+        float[] keys = f32 ? keyCache.f32() : sc.keys(tile * kvWidth);
+        float[] values = f32 ? valueCache.f32() : sc.values(tile * kvWidth);
         short[] keyBits = f32 ? null : keyCache.bits16();
         short[] valueBits = f32 ? null : valueCache.bits16();
         int table = seq * maxBlocksPerSeq;
@@ -298,21 +306,25 @@ final class Attention {
             for (int j = 0; j < count; j++) {
                 int t = j0 + j;
                 int block = blockTables[table + t / blockSize];
-                int row = ((block * blockSize + t % blockSize) * numKv + kvHead) * d;
+                int row = (block * blockSize + t % blockSize) * kvWidth;
                 if (f32) {
-                    kOffs[j] = row;
-                    vOffs[j] = row;
+                    rowOffs[j] = row;
                 } else {
-                    // 16-bit caches are widened once per tile into scratch rows
-                    k.toFloat(keyBits, row, bf16, keys, j * d, d);
-                    k.toFloat(valueBits, row, bf16, values, j * d, d);
-                    kOffs[j] = j * d;
-                    vOffs[j] = j * d;
+                    // 16-bit caches are widened once per tile into scratch rows, all heads of a token at once
+                    k.toFloat(keyBits, row, bf16, keys, j * kvWidth, kvWidth);
+                    k.toFloat(valueBits, row, bf16, values, j * kvWidth, kvWidth);
+                    rowOffs[j] = j * kvWidth;
                 }
             }
-            k.scoresDot(qs, 0, g, d, keys, kOffs, count, s);
-            onlineSoftmax(s, count, g, m, l, acc, d);
-            k.accumulatePV(s, g, count, values, vOffs, acc, d);
+            for (int h = 0; h < numKv; h++) {
+                // K and V rows share their layout, so one offset list serves both
+                for (int j = 0; j < count; j++) {
+                    offs[j] = rowOffs[j] + h * d;
+                }
+                k.scoresDot(qs, h * g * d, g, d, keys, offs, count, s);
+                onlineSoftmax(s, count, g, m, l, acc, d, h * g);
+                k.accumulatePV(s, g, count, values, offs, acc, h * g * d, d);
+            }
         }
     }
 

@@ -99,7 +99,7 @@ interface Kernels {
     float expShiftSum(float[] a, int off, int n, float m);
 
     /**
-     * {@code acc[r·d + c] += Σ_{j<count} p[r·tile + j] · v[vOffs[j] + c]} for r < rows, c < d.
+     * {@code acc[accOff + r·d + c] += Σ_{j<count} p[r·tile + j] · v[vOffs[j] + c]} for r < rows, c < d.
      */
-    void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d);
+    void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d);
 }

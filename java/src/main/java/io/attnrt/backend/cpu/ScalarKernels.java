@@ -238,9 +238,9 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d) {
+    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
         for (int r = 0; r < rows; r++) {
-            int ar = r * d;
+            int ar = accOff + r * d;
             for (int j = 0; j < count; j++) {
                 float pj = p[r * KEY_TILE + j];
                 if (pj == 0f) {

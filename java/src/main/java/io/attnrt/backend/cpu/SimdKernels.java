@@ -6,6 +6,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -853,8 +854,28 @@ final class SimdKernels implements Kernels {
         }
     }
 
+    // Lane swaps and "low half" masks of the transpose-add tree in scoresDot16: lane i ↔ i ^ h.
+    private static final VectorShuffle<Float> SWAP8 = swap(8), SWAP4 = swap(4), SWAP2 = swap(2), SWAP1 = swap(1);
+    private static final VectorMask<Float> LOW8 = low(8), LOW4 = low(4), LOW2 = low(2), LOW1 = low(1);
+
+    private static VectorShuffle<Float> swap(int h) {
+        return VectorShuffle.fromOp(F, i -> L == 16 ? i ^ h : i);
+    }
+
+    private static VectorMask<Float> low(int h) {
+        boolean[] bits = new boolean[L];
+        for (int i = 0; i < L; i++) {
+            bits[i] = (i & h) == 0;
+        }
+        return VectorMask.fromArray(F, bits, 0);
+    }
+
     @Override
     public void scoresDot(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count, float[] s) {
+        if (L == 16 && d % L == 0) {
+            scoresDot16(q, qOff, rows, d, k, kOffs, count, s);
+            return;
+        }
         int dv = d - d % L;
         for (int r = 0; r < rows; r += 4) {
             int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
@@ -882,6 +903,71 @@ final class SimdKernels implements Kernels {
                 s[r1 * KEY_TILE + j] = s1;
                 s[r2 * KEY_TILE + j] = s2;
                 s[r3 * KEY_TILE + j] = s3;
+            }
+        }
+    }
+
+    /**
+     * scoresDot for 16 lanes and d a multiple of 16: 16 keys at a time against one query row, 16 vector
+     * accumulators, then a transpose-add tree (15 folds) that leaves key j's dot product in lane j. Replaces
+     * 16 horizontal reduceLanes, which JDK 17 compiles to a serial lane-by-lane sum, by 4 instructions a fold.
+     * Keys past count repeat the last key; their scores land in columns the caller ignores.
+     */
+    private static void scoresDot16(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count,
+                                    float[] s) {
+        for (int j0 = 0; j0 < count; j0 += 16) {
+            int last = count - 1;
+            int o0 = kOffs[j0], o1 = kOffs[Math.min(j0 + 1, last)], o2 = kOffs[Math.min(j0 + 2, last)];
+            int o3 = kOffs[Math.min(j0 + 3, last)], o4 = kOffs[Math.min(j0 + 4, last)];
+            int o5 = kOffs[Math.min(j0 + 5, last)], o6 = kOffs[Math.min(j0 + 6, last)];
+            int o7 = kOffs[Math.min(j0 + 7, last)], o8 = kOffs[Math.min(j0 + 8, last)];
+            int o9 = kOffs[Math.min(j0 + 9, last)], o10 = kOffs[Math.min(j0 + 10, last)];
+            int o11 = kOffs[Math.min(j0 + 11, last)], o12 = kOffs[Math.min(j0 + 12, last)];
+            int o13 = kOffs[Math.min(j0 + 13, last)], o14 = kOffs[Math.min(j0 + 14, last)];
+            int o15 = kOffs[Math.min(j0 + 15, last)];
+            for (int r = 0; r < rows; r++) {
+                int qr = qOff + r * d;
+                FloatVector z = FloatVector.zero(F);
+                FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+                FloatVector a8 = z, a9 = z, a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z;
+                for (int c = 0; c < d; c += 16) {
+                    FloatVector qv = FloatVector.fromArray(F, q, qr + c);
+                    a0 = FloatVector.fromArray(F, k, o0 + c).fma(qv, a0);
+                    a1 = FloatVector.fromArray(F, k, o1 + c).fma(qv, a1);
+                    a2 = FloatVector.fromArray(F, k, o2 + c).fma(qv, a2);
+                    a3 = FloatVector.fromArray(F, k, o3 + c).fma(qv, a3);
+                    a4 = FloatVector.fromArray(F, k, o4 + c).fma(qv, a4);
+                    a5 = FloatVector.fromArray(F, k, o5 + c).fma(qv, a5);
+                    a6 = FloatVector.fromArray(F, k, o6 + c).fma(qv, a6);
+                    a7 = FloatVector.fromArray(F, k, o7 + c).fma(qv, a7);
+                    a8 = FloatVector.fromArray(F, k, o8 + c).fma(qv, a8);
+                    a9 = FloatVector.fromArray(F, k, o9 + c).fma(qv, a9);
+                    a10 = FloatVector.fromArray(F, k, o10 + c).fma(qv, a10);
+                    a11 = FloatVector.fromArray(F, k, o11 + c).fma(qv, a11);
+                    a12 = FloatVector.fromArray(F, k, o12 + c).fma(qv, a12);
+                    a13 = FloatVector.fromArray(F, k, o13 + c).fma(qv, a13);
+                    a14 = FloatVector.fromArray(F, k, o14 + c).fma(qv, a14);
+                    a15 = FloatVector.fromArray(F, k, o15 + c).fma(qv, a15);
+                }
+                // Each fold (b.blend(a, low) + a.blend(b, low).rearrange(swap)) gives lanes i with bit h clear
+                // a[i] + a[i ^ h] and the others b[i] + b[i ^ h]: after the first, lanes 0-7 of a0 hold key 0's
+                // partial sums and 8-15 key 8's, and so on down to one lane per key. Written out inline: as a
+                // helper it is not inlined into this big method and C2 boxes its vectors.
+                a0 = a8.blend(a0, LOW8).add(a0.blend(a8, LOW8).rearrange(SWAP8));
+                a1 = a9.blend(a1, LOW8).add(a1.blend(a9, LOW8).rearrange(SWAP8));
+                a2 = a10.blend(a2, LOW8).add(a2.blend(a10, LOW8).rearrange(SWAP8));
+                a3 = a11.blend(a3, LOW8).add(a3.blend(a11, LOW8).rearrange(SWAP8));
+                a4 = a12.blend(a4, LOW8).add(a4.blend(a12, LOW8).rearrange(SWAP8));
+                a5 = a13.blend(a5, LOW8).add(a5.blend(a13, LOW8).rearrange(SWAP8));
+                a6 = a14.blend(a6, LOW8).add(a6.blend(a14, LOW8).rearrange(SWAP8));
+                a7 = a15.blend(a7, LOW8).add(a7.blend(a15, LOW8).rearrange(SWAP8));
+                a0 = a4.blend(a0, LOW4).add(a0.blend(a4, LOW4).rearrange(SWAP4));
+                a1 = a5.blend(a1, LOW4).add(a1.blend(a5, LOW4).rearrange(SWAP4));
+                a2 = a6.blend(a2, LOW4).add(a2.blend(a6, LOW4).rearrange(SWAP4));
+                a3 = a7.blend(a3, LOW4).add(a3.blend(a7, LOW4).rearrange(SWAP4));
+                a0 = a2.blend(a0, LOW2).add(a0.blend(a2, LOW2).rearrange(SWAP2));
+                a1 = a3.blend(a1, LOW2).add(a1.blend(a3, LOW2).rearrange(SWAP2));
+                a1.blend(a0, LOW1).add(a0.blend(a1, LOW1).rearrange(SWAP1)).intoArray(s, r * KEY_TILE + j0);
             }
         }
     }
@@ -922,13 +1008,13 @@ final class SimdKernels implements Kernels {
     }
 
     @Override
-    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int d) {
+    public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
         int d4 = d - d % (4 * L);
         int dv = d - d % L;
         for (int r = 0; r < rows; r += 4) {
             int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
             int p0 = r * KEY_TILE, p1 = r1 * KEY_TILE, p2 = r2 * KEY_TILE, p3 = r3 * KEY_TILE;
-            int o0 = r * d, o1 = r1 * d, o2 = r2 * d, o3 = r3 * d;
+            int o0 = accOff + r * d, o1 = accOff + r1 * d, o2 = accOff + r2 * d, o3 = accOff + r3 * d;
             // Duplicated (clamped) rows load the same accumulator, add the same terms and store the same result.
             for (int c = 0; c < d4; c += 4 * L) {
                 FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
@@ -1012,7 +1098,7 @@ final class SimdKernels implements Kernels {
                     if (k > 0 && rs[k] == rs[k - 1]) {
                         break; // clamped duplicate: scalar updates are read-modify-write per element
                     }
-                    int pr = rs[k] * KEY_TILE, or = rs[k] * d;
+                    int pr = rs[k] * KEY_TILE, or = accOff + rs[k] * d;
                     for (int j = 0; j < count; j++) {
                         float pj = p[pr + j];
                         int vj = vOffs[j];

@@ -184,6 +184,49 @@ class CpuBackendTargetedTest {
         }
     }
 
+    @Test
+    void decodeAcrossKeyTileEdgesGqaRatiosAndCacheDtypes() {
+        // One decode task covers all KV heads of a key chunk and scores 16 keys at a time (SIMD): contexts
+        // around the key tile and the 16-key group, every GQA ratio, head dims with and without a vector tail.
+        int blockSize = 16;
+        for (CpuBackend b : new CpuBackend[] {simd, scalar}) {
+            int tile = b.simd() ? new SimdKernels().keyTile() : new ScalarKernels().keyTile();
+            int[] ctxs = {1, 15, 16, 17, tile - 1, tile, tile + 1, 3000};
+            int maxCtx = 3000, maxBlocks = (maxCtx + blockSize - 1) / blockSize;
+            int[][] heads = {{8, 8}, {8, 4}, {8, 2}, {8, 1}, {6, 3}};
+            for (int[] h : heads) {
+                for (int d : new int[] {64, 72}) {
+                    AttentionSpec base = AttentionSpec.of(h[0], h[1], d, true);
+                    SplittableRandom rng = new SplittableRandom(31L * h[0] + h[1] + d);
+                    int numBlocks = ctxs.length * maxBlocks;
+                    int[] cacheShape = {numBlocks, blockSize, h[1], d};
+                    float[] kc = random(rng, numBlocks * blockSize * base.kvWidth(), 1);
+                    float[] vc = random(rng, numBlocks * blockSize * base.kvWidth(), 1);
+                    float[] q = random(rng, ctxs.length * base.qWidth(), 2);
+                    int[] tables = new int[ctxs.length * maxBlocks];
+                    for (int i = 0; i < tables.length; i++) {
+                        tables[i] = (int) ((i * 7919L) % numBlocks); // a permutation: pages out of order
+                    }
+                    for (AttentionSpec spec : new AttentionSpec[] {base, base.withWindow(tile + 3)}) {
+                        // the whole batch, and one long sequence alone (split into chunks on 2 threads)
+                        for (int[] lens : new int[][] {ctxs, {maxCtx}}) {
+                            for (DType dtype : DType.values()) {
+                                float[] qb = java.util.Arrays.copyOf(q, lens.length * spec.qWidth());
+                                float[][] expected = decode(ref, qb, kc, vc, dtype, cacheShape, tables, maxBlocks, lens,
+                                        spec);
+                                float[][] actual = decode(b, qb, kc, vc, dtype, cacheShape, tables, maxBlocks, lens,
+                                        spec);
+                                String what = b.description() + " " + dtype + " " + spec + " B=" + lens.length;
+                                assertClose(expected[0], actual[0], 1e-4, 2e-5, what + " out");
+                                assertClose(expected[1], actual[1], 1e-5, 2e-5, what + " lse");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // ------------------------------------------------------------------------------------------ linear
 
     private static float[] linear(Backend b, float[] x, float[] w, DType dtype, int n, int in, int out) {

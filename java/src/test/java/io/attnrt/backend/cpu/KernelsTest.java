@@ -119,4 +119,50 @@ class KernelsTest {
             }
         }
     }
+
+    @Test
+    void simdScoresDotMatchesTheScalarTwinForEveryKeyCount() {
+        // The SIMD kernel sums 16 keys' products with a transpose-add tree; every key must land in its own
+        // column, for partial groups and for head dims with and without a vector tail.
+        int tile = simd.keyTile(), scalarTile = scalar.keyTile();
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(9);
+        for (int d : new int[] {16, 64, 72, 128}) {
+            for (int rows : new int[] {1, 3, 4, 8}) {
+                float[] q = new float[rows * d + 5];
+                float[] k = new float[(tile + 3) * d + 7];
+                for (int i = 0; i < q.length; i++) {
+                    q[i] = (float) rng.nextDouble(-1, 1);
+                }
+                for (int i = 0; i < k.length; i++) {
+                    k[i] = (float) rng.nextDouble(-1, 1);
+                }
+                int[] offs = new int[tile];
+                for (int j = 0; j < tile; j++) {
+                    offs[j] = 7 + ((j * 5) % (tile + 3)) * d; // out of order, like pages of a block table
+                }
+                for (int count = 1; count <= tile; count++) {
+                    float[] s = new float[rows * tile];
+                    simd.scoresDot(q, 5, rows, d, k, offs, count, s);
+                    for (int r = 0; r < rows; r++) {
+                        for (int j = 0; j < count; j++) {
+                            float expected = scalar.dot(q, 5 + r * d, k, offs[j], d);
+                            assertEquals(expected, s[r * tile + j],
+                                    1e-5f * (1 + Math.abs(expected)) * d / 16,
+                                    "d=" + d + " rows=" + rows + " count=" + count + " r=" + r + " j=" + j);
+                        }
+                    }
+                    float[] ss = new float[rows * scalarTile];
+                    if (count <= scalarTile) {
+                        scalar.scoresDot(q, 5, rows, d, k, offs, count, ss);
+                        for (int r = 0; r < rows; r++) {
+                            for (int j = 0; j < count; j++) {
+                                assertEquals(ss[r * scalarTile + j], s[r * tile + j],
+                                        1e-5f * d / 16);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
