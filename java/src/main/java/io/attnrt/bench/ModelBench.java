@@ -22,9 +22,10 @@ import java.util.SplittableRandom;
  */
 public final class ModelBench {
     private final Backend backend;
-    private final double bandwidthGBs;
+    private final java.util.function.DoubleSupplier bandwidthGBs;
 
-    public ModelBench(Backend backend, double bandwidthGBs) {
+    /** @param bandwidthGBs measures the machine's streaming bandwidth now, in GB/s */
+    public ModelBench(Backend backend, java.util.function.DoubleSupplier bandwidthGBs) {
         this.backend = backend;
         this.bandwidthGBs = bandwidthGBs;
     }
@@ -54,38 +55,38 @@ public final class ModelBench {
                     }
                     requests.add(new GenerationRequest(prompt, newTokens, SamplingParams.GREEDY, b, -1));
                 }
-                // The same work once untimed, so the JIT has compiled every kernel; then the best of five runs,
-                // as the bandwidth it is compared with is the best of several passes.
+                // The same work once untimed, so the JIT has compiled every kernel. Then five timed runs, each
+                // right after its own bandwidth probe: a shared machine's bandwidth drifts over seconds, so a
+                // decode run is compared with the bandwidth of the same moment. Reported: the median run.
                 gen.generate(requests);
-                GenerationStats st = null;
-                GenerationStats bestPrefill = null;
+                double perToken = weightBytesPerToken(cfg, w);
+                List<double[]> runs = new ArrayList<>(); // {ratio, bandwidth, decode ns, steps, tokens/s, prefill ns, prefill tokens}
                 for (int run = 0; run < 5; run++) {
+                    double bw = bandwidthGBs.getAsDouble();
                     gen.generate(requests);
                     GenerationStats r = gen.lastStats();
-                    if (st == null || r.decodeNanos() < st.decodeNanos()) {
-                        st = r;
-                    }
-                    if (bestPrefill == null || r.prefillNanos() < bestPrefill.prefillNanos()) {
-                        bestPrefill = r;
-                    }
+                    double gbs = r.decodeSteps() * perToken / (r.decodeNanos() / 1e9) / 1e9;
+                    runs.add(new double[] {gbs / bw, bw, r.decodeNanos(), r.decodeSteps(), r.decodeTokensPerSecond(),
+                        r.prefillNanos(), r.prefillTokens()});
                 }
+                runs.sort(java.util.Comparator.comparingDouble(r -> r[5]));
+                double[] prefill = runs.get(runs.size() / 2);
+                runs.sort(java.util.Comparator.comparingDouble(r -> r[0]));
+                double[] median = runs.get(runs.size() / 2);
                 String config = String.format("%.1fM params %s, prompt %d, batch %d", cfg.parameterCount() / 1e6,
                         weightDtype, promptLength, batch);
-                double prefillS = bestPrefill.prefillNanos() / 1e9;
+                double prefillS = prefill[5] / 1e9;
                 // prefill FLOP ≈ 2·params·tokens for the matmuls (attention's share is small at this length)
                 double prefillFlop = 2.0 * (cfg.parameterCount() - (double) cfg.vocabSize() * cfg.hiddenSize())
-                        * bestPrefill.prefillTokens();
+                        * prefill[6];
                 report.add(new BenchRow("model-prefill", backend.name(), config, prefillS, prefillFlop / prefillS / 1e9,
-                        Double.NaN, bestPrefill.prefillTokensPerSecond(), Double.NaN, null, Double.NaN));
-                double perToken = weightBytesPerToken(cfg, w);
-                double stepsPerS = st.decodeSteps() / (st.decodeNanos() / 1e9);
-                double gbs = stepsPerS * perToken / 1e9;
-                double limitTokens = bandwidthGBs * 1e9 / perToken * batch;
+                        Double.NaN, prefill[6] / prefillS, Double.NaN, null, Double.NaN));
+                double limitTokens = median[1] * 1e9 / perToken * batch;
                 report.add(new BenchRow("model-decode", backend.name(),
                         config + String.format(", %.0f MB weights/step", perToken / 1e6),
-                        st.decodeNanos() / 1e9 / Math.max(1, st.decodeSteps()), Double.NaN, gbs,
-                        st.decodeTokensPerSecond(), Double.NaN, "of bandwidth limit " + String.format("%.0f tok/s", limitTokens),
-                        st.decodeTokensPerSecond() / limitTokens));
+                        median[2] / 1e9 / Math.max(1, median[3]), Double.NaN, median[0] * median[1], median[4],
+                        Double.NaN, String.format("of bandwidth limit %.0f tok/s (%.1f GB/s measured alongside)",
+                                limitTokens, median[1]), median[0]));
             }
         }
     }

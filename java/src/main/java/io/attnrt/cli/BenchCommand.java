@@ -81,7 +81,7 @@ final class BenchCommand implements Callable<Integer> {
             double bandwidth = Double.NaN;
             if (run.contains("decode") || run.contains("model")) {
                 bandwidth = MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20);
-                report.add(new BenchRow("bandwidth", "stream-read", "all cores, best of several passes", Double.NaN,
+                report.add(new BenchRow("bandwidth", "stream-read", "all cores, median of 7 passes", Double.NaN,
                         Double.NaN, bandwidth, Double.NaN, Double.NaN, null, Double.NaN));
             }
             List<Runnable> tasks = new ArrayList<>();
@@ -101,7 +101,8 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             if (run.contains("model")) {
-                ModelBench mb = new ModelBench(be, bandwidth);
+                ModelBench mb = new ModelBench(be,
+                        () -> MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20));
                 int steps = quick ? 8 : decodeTokens;
                 labels.add("model prefill+decode batch 1");
                 tasks.add(() -> mb.run(LlamaConfig.benchmark(), quick ? 32 : 128, steps, 1, DType.F32, report));

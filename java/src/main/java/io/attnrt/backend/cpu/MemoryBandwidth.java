@@ -14,8 +14,9 @@ public final class MemoryBandwidth {
     }
 
     /**
-     * Best of five timed passes (after one warm-up pass) over a float array of at least {@code bytes}
-     * bytes (at least 256 MiB, rounded to whole vectors), read by {@code threads} threads.
+     * Median of seven timed passes (after one warm-up pass) over a float array of at least {@code bytes}
+     * bytes (at least 256 MiB, rounded to whole vectors), read by {@code threads} threads. The median, not
+     * the best: on a shared machine single passes now and then run far above what can be sustained.
      *
      * @return gigabytes (10⁹ bytes) per second
      */
@@ -37,8 +38,8 @@ public final class MemoryBandwidth {
         try (WorkerPool pool = new WorkerPool(threads)) {
             int chunk = ((n + threads - 1) / threads + 63) & ~63;
             double[] partial = new double[threads];
-            double best = Double.MAX_VALUE;
-            for (int run = 0; run < 6; run++) {
+            double[] seconds = new double[7];
+            for (int run = 0; run <= seconds.length; run++) {
                 long t0 = System.nanoTime();
                 pool.parallelFor(threads, (task, worker) -> {
                     int from = Math.min(n, task * chunk);
@@ -47,10 +48,11 @@ public final class MemoryBandwidth {
                 long t1 = System.nanoTime();
                 sink += partial[0];
                 if (run > 0) {
-                    best = Math.min(best, (t1 - t0) * 1e-9);
+                    seconds[run - 1] = (t1 - t0) * 1e-9;
                 }
             }
-            return (double) n * 4 / best / 1e9;
+            Arrays.sort(seconds);
+            return (double) n * 4 / seconds[seconds.length / 2] / 1e9;
         }
     }
 }
