@@ -30,4 +30,6 @@ for cu in "${sources[@]}"; do
       || { cat "$report/$name.$sm.txt"; echo "[attnrt] ptxas rejected $name.ptx for $sm"; exit 1; }
   done
 done
+# The runtime loads the modules named here (a jar cannot be listed portably).
+for cu in "${sources[@]}"; do basename "$cu" .cu; done > "$out/index.txt"
 echo "[attnrt] ${#sources[@]} CUDA source(s) -> PTX ($arch) with $nvcc; ptxas reports in $report"

@@ -10,8 +10,11 @@ import java.nio.ByteBuffer;
  * block tables — is passed as host {@code int[]}, which a device backend copies up with the launch.
  *
  * <p>Shapes are row-major. "Tokens" below means the rows of a ragged batch laid end to end: several
- * sequences of different lengths concatenated along the first dimension. Activations are F32; weights
- * (the {@code weight}/{@code table} arguments) and KV caches may be F32, F16 or BF16.
+ * sequences of different lengths concatenated along the first dimension. Activations — the token rows
+ * the block's ops read and write — are in the backend's {@link #activationDType()} (F32 on the CPU
+ * backends, BF16 or F16 on a GPU); "F32" below means that dtype unless said otherwise. Projection outputs
+ * (logits) may also be F32. Weights (the {@code weight}/{@code table} arguments) and KV caches may be F32,
+ * F16 or BF16.
  *
  * <p>Ops check every shape and dtype they receive and throw {@link IllegalArgumentException} naming the
  * argument and the shapes when one is wrong; they never write partial results on a bad argument.
@@ -24,6 +27,22 @@ public interface Backend extends AutoCloseable {
 
     /** One line on how this backend runs (device, SIMD width, threads...), for logs and reports. */
     String description();
+
+    /**
+     * The dtype this backend computes activations in: inputs and outputs of the block's ops (the residual
+     * stream, q/k/v, attention outputs, MLP activations). Ops reject activations of another dtype.
+     */
+    default DType activationDType() {
+        return DType.F32;
+    }
+
+    /**
+     * The dtype a weight stored as {@code stored} in a model file should be uploaded as on this backend
+     * (a GPU converts F32 checkpoints to BF16 so its tensor cores can read them).
+     */
+    default DType weightDType(DType stored) {
+        return stored;
+    }
 
     // ---------------------------------------------------------------- memory
 

@@ -16,7 +16,7 @@ public final class OpChecks {
     public static void gatherRows(Tensor table, int[] rows, Tensor out) {
         rank("gatherRows", "table", table, 2);
         matrix("gatherRows", "out", out, rows.length, table.dim(1));
-        f32("gatherRows", "out", out);
+        activation("gatherRows", "out", out);
         int n = table.dim(0);
         for (int i = 0; i < rows.length; i++) {
             if (rows[i] < 0 || rows[i] >= n) {
@@ -28,10 +28,10 @@ public final class OpChecks {
 
     public static void rmsNorm(String op, Tensor x, Tensor weight, float eps, Tensor out) {
         rank(op, "x", x, 2);
-        f32(op, "x", x);
+        activation(op, "x", x);
         vector(op, "weight", weight, x.dim(1));
         sameShape(op, "out", out, x);
-        f32(op, "out", out);
+        activation(op, "out", out);
         if (!(eps >= 0) || Float.isInfinite(eps)) {
             throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
         }
@@ -40,7 +40,7 @@ public final class OpChecks {
     public static void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
         rmsNorm("addRmsNorm", residual, weight, eps, out);
         sameShape("addRmsNorm", "delta", delta, residual);
-        f32("addRmsNorm", "delta", delta);
+        activation("addRmsNorm", "delta", delta);
         if (out == residual) {
             throw new IllegalArgumentException("addRmsNorm: out must be distinct from residual");
         }
@@ -48,19 +48,19 @@ public final class OpChecks {
 
     public static void linear(Tensor x, Tensor weight, Tensor out) {
         rank("linear", "x", x, 2);
-        f32("linear", "x", x);
+        activation("linear", "x", x);
         rank("linear", "weight", weight, 2);
         if (weight.dim(1) != x.dim(1)) {
             throw new IllegalArgumentException("linear: weight " + weight.describe() + " has " + weight.dim(1)
                     + " input features but x " + x.describe() + " has " + x.dim(1));
         }
         matrix("linear", "out", out, x.dim(0), weight.dim(0));
-        f32("linear", "out", out);
+        activationOrF32("linear", "out", out);
     }
 
     public static void rope(Tensor x, int[] positions, int numHeads, int headDim) {
         rank("rope", "x", x, 2);
-        f32("rope", "x", x);
+        activation("rope", "x", x);
         if (headDim <= 0 || headDim % 2 != 0 || numHeads <= 0) {
             throw new IllegalArgumentException("rope: head dim must be even and > 0 and heads > 0, got heads="
                     + numHeads + " headDim=" + headDim);
@@ -92,10 +92,10 @@ public final class OpChecks {
         matrix(op, "k", k, t, spec.kvWidth());
         matrix(op, "v", v, t, spec.kvWidth());
         matrix(op, "out", out, t, spec.qWidth());
-        f32(op, "q", q);
-        f32(op, "k", k);
-        f32(op, "v", v);
-        f32(op, "out", out);
+        activation(op, "q", q);
+        activation(op, "k", k);
+        activation(op, "v", v);
+        activation(op, "out", out);
         if (lse != null) {
             matrix(op, "lse", lse, t, spec.numHeads());
             f32(op, "lse", lse);
@@ -129,8 +129,8 @@ public final class OpChecks {
         kvCache(op, keyCache, valueCache, keyCache.dim(2), keyCache.dim(3));
         matrix(op, "k", k, slots.length, kvWidth);
         matrix(op, "v", v, slots.length, kvWidth);
-        f32(op, "k", k);
-        f32(op, "v", v);
+        activation(op, "k", k);
+        activation(op, "v", v);
         long capacity = (long) keyCache.dim(0) * keyCache.dim(1);
         for (int i = 0; i < slots.length; i++) {
             if (slots[i] < 0 || slots[i] >= capacity) {
@@ -149,8 +149,8 @@ public final class OpChecks {
         int blockSize = kvCache(op, keyCache, valueCache, spec);
         matrix(op, "q", q, b, spec.qWidth());
         matrix(op, "out", out, b, spec.qWidth());
-        f32(op, "q", q);
-        f32(op, "out", out);
+        activation(op, "q", q);
+        activation(op, "out", out);
         if (lse != null) {
             matrix(op, "lse", lse, b, spec.numHeads());
             f32(op, "lse", lse);
@@ -194,17 +194,17 @@ public final class OpChecks {
     }
 
     public static void elementwise(String op, Tensor a, Tensor b, Tensor out) {
-        f32(op, "a", a);
+        activation(op, "a", a);
         sameShape(op, "b", b, a);
-        f32(op, "b", b);
+        activation(op, "b", b);
         sameShape(op, "out", out, a);
-        f32(op, "out", out);
+        activation(op, "out", out);
     }
 
     /** @return the number of rows */
     public static int logits(String op, Tensor logits) {
         rank(op, "logits", logits, 2);
-        f32(op, "logits", logits);
+        activationOrF32(op, "logits", logits);
         if (logits.dim(1) == 0) {
             throw new IllegalArgumentException(op + ": logits " + logits.describe() + " have an empty vocabulary");
         }
@@ -260,6 +260,22 @@ public final class OpChecks {
     public static void f32(String op, String name, Tensor t) {
         if (t.dtype() != DType.F32) {
             throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must be F32");
+        }
+    }
+
+    /** Activations (inputs and outputs of the block's ops) are in the dtype their backend computes in. */
+    public static void activation(String op, String name, Tensor t) {
+        DType want = t.backend().activationDType();
+        if (t.dtype() != want) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must be " + want
+                    + ", the activation dtype of backend " + t.backend().name());
+        }
+    }
+
+    /** Logits and projection outputs may also be F32 when the activation dtype is narrower. */
+    public static void activationOrF32(String op, String name, Tensor t) {
+        if (t.dtype() != DType.F32) {
+            activation(op, name, t);
         }
     }
 

@@ -113,7 +113,7 @@ public final class LlamaModel implements AutoCloseable {
         for (TransformerBlock block : blocks) {
             block.forward(b, positions, attention);
         }
-        try (Tensor last = backend.allocate(DType.F32, logitRows.length, config.hiddenSize())) {
+        try (Tensor last = backend.allocate(backend.activationDType(), logitRows.length, config.hiddenSize())) {
             backend.gatherRows(b.x, logitRows, last);
             backend.rmsNorm(last, weights.finalNorm(), (float) config.rmsNormEps(), last);
             Tensor logits = backend.allocate(DType.F32, logitRows.length, config.vocabSize());

@@ -2,6 +2,7 @@ package io.attnrt.model;
 
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
+import java.nio.ByteBuffer;
 import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -124,7 +125,7 @@ public final class LlamaWeights implements AutoCloseable {
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
             for (TensorInfo info : infos.values()) {
-                uploaded.put(info.name(), backend.uploadRaw(files.data(info.name()), info.dtype(), info.shape()));
+                uploaded.put(info.name(), upload(backend, files.data(info.name()), info.dtype(), info.shape()));
             }
         } catch (RuntimeException | Error e) {
             freeAll(uploaded.values(), e);
@@ -157,6 +158,32 @@ public final class LlamaWeights implements AutoCloseable {
      * through every projection), the embedding with standard deviation 1 (1/√hidden when it doubles as the
      * output head), norm weights 1 ± 0.05. About 50M parameters take well under a second to generate.
      */
+    /** Raw upload when the backend keeps the file's dtype; otherwise decoded on the host and converted. */
+    private static Tensor upload(Backend backend, ByteBuffer data, DType stored, int[] shape) {
+        DType target = backend.weightDType(stored);
+        if (target == stored) {
+            return backend.uploadRaw(data, stored, shape);
+        }
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new ModelFormatException("a tensor of " + n + " elements is too large to convert from " + stored
+                    + " to " + target + " on the host");
+        }
+        float[] values = new float[(int) n];
+        ByteBuffer le = data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = switch (stored) {
+                case F32 -> le.getFloat();
+                case F16 -> io.attnrt.tensor.HalfFloats.f16ToFloat(le.getShort());
+                case BF16 -> io.attnrt.tensor.HalfFloats.bf16ToFloat(le.getShort());
+            };
+        }
+        return backend.upload(values, target, shape);
+    }
+
     public static LlamaWeights random(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
@@ -177,7 +204,7 @@ public final class LlamaWeights implements AutoCloseable {
                         values[i] += 1f;
                     }
                 }
-                uploaded.put(r.name, backend.upload(values, dtype, r.shape));
+                uploaded.put(r.name, backend.upload(values, backend.weightDType(dtype), r.shape));
             }
         } catch (RuntimeException | Error e) {
             freeAll(uploaded.values(), e);

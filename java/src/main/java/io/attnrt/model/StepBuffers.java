@@ -5,7 +5,8 @@ import io.attnrt.tensor.DType;
 import io.attnrt.backend.Tensor;
 
 /**
- * Every activation buffer of one forward step over T token rows, named in one place. The layers reuse
+ * Every activation buffer of one forward step over T token rows, named in one place, in the backend's
+ * activation dtype. The layers reuse
  * them in turn; the model keeps one set and reallocates only when T changes.
  *
  * <pre>
@@ -36,15 +37,16 @@ final class StepBuffers implements AutoCloseable {
         int hidden = cfg.hiddenSize();
         int qWidth = cfg.numAttentionHeads() * cfg.headDim();
         int kvWidth = cfg.numKeyValueHeads() * cfg.headDim();
-        x = backend.allocate(DType.F32, tokens, hidden);
-        xNorm = backend.allocate(DType.F32, tokens, hidden);
-        q = backend.allocate(DType.F32, tokens, qWidth);
-        k = backend.allocate(DType.F32, tokens, kvWidth);
-        v = backend.allocate(DType.F32, tokens, kvWidth);
-        attn = backend.allocate(DType.F32, tokens, qWidth);
-        delta = backend.allocate(DType.F32, tokens, hidden);
-        gate = backend.allocate(DType.F32, tokens, cfg.intermediateSize());
-        up = backend.allocate(DType.F32, tokens, cfg.intermediateSize());
+        DType act = backend.activationDType();
+        x = backend.allocate(act, tokens, hidden);
+        xNorm = backend.allocate(act, tokens, hidden);
+        q = backend.allocate(act, tokens, qWidth);
+        k = backend.allocate(act, tokens, kvWidth);
+        v = backend.allocate(act, tokens, kvWidth);
+        attn = backend.allocate(act, tokens, qWidth);
+        delta = backend.allocate(act, tokens, hidden);
+        gate = backend.allocate(act, tokens, cfg.intermediateSize());
+        up = backend.allocate(act, tokens, cfg.intermediateSize());
     }
 
     @Override

@@ -2,10 +2,13 @@ package io.attnrt.verify;
 
 import io.attnrt.backend.Backend;
 import io.attnrt.tensor.DType;
+import io.attnrt.tensor.HalfFloats;
 import io.attnrt.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,13 +39,24 @@ final class HarnessCase implements OpCase {
     private final String shape;
     private final double atol;
     private final double rtol;
+    private final double lowPrecisionAtol;
     private final Setup setup;
 
     HarnessCase(String op, String shape, double atol, double rtol, Setup setup) {
+        this(op, shape, atol, rtol, 0, setup);
+    }
+
+    /**
+     * @param lowPrecisionAtol extra absolute error allowed, per unit of the 16-bit dtype's rounding error
+     *                         2^-8 (BF16) or 2^-11 (F16), when the candidate computes in that dtype and
+     *                         rounds intermediates to it (attention's probabilities before P·V)
+     */
+    HarnessCase(String op, String shape, double atol, double rtol, double lowPrecisionAtol, Setup setup) {
         this.op = op;
         this.shape = shape;
         this.atol = atol;
         this.rtol = rtol;
+        this.lowPrecisionAtol = lowPrecisionAtol;
         this.setup = setup;
     }
 
@@ -63,17 +77,19 @@ final class HarnessCase implements OpCase {
 
     @Override
     public OpResult run(Backend candidate, Backend reference) {
+        // Both backends read the same inputs: activations rounded to the candidate's activation dtype.
+        DType inputs = candidate.activationDType();
         Computation computation;
         Outputs expected;
         try {
             computation = setup.prepare(new SplittableRandom(seed()), reference);
-            expected = execute(computation, reference);
+            expected = execute(computation, reference, inputs);
         } catch (RuntimeException e) {
             return failure("reference backend failed: " + describe(e));
         }
         Outputs actual;
         try {
-            actual = execute(computation, candidate);
+            actual = execute(computation, candidate, inputs);
         } catch (RuntimeException | AssertionError | LinkageError e) {
             return failure(describe(e));
         }
@@ -84,15 +100,32 @@ final class HarnessCase implements OpCase {
         return new OpResult(op, shape, Double.NaN, Double.NaN, atol, rtol, false, error);
     }
 
+    /**
+     * Spacing of a dtype's values relative to their magnitude (one unit in the last place at worst):
+     * a candidate whose own rounding lands one step away from the reference rounded the same way is
+     * still right, so 16-bit outputs get this much more relative tolerance.
+     */
+    static double spacing(DType dtype) {
+        return switch (dtype) {
+            case F32 -> 0;
+            case BF16 -> 0x1p-7;
+            case F16 -> 0x1p-10;
+        };
+    }
+
     static String describe(Throwable e) {
         return e.getClass().getSimpleName() + ": " + e.getMessage();
     }
 
-    private static Outputs execute(Computation computation, Backend backend) {
-        Scope scope = new Scope(backend);
+    private static Outputs execute(Computation computation, Backend backend, DType inputs) {
+        Scope scope = new Scope(backend, inputs);
         try {
             Outputs outputs = computation.on(backend, scope);
             backend.synchronize();
+            for (int o = 0; o < outputs.names.size(); o++) {
+                float[] values = outputs.floats.get(o);
+                outputs.dtypes.add(values == null ? null : scope.downloadedAs.getOrDefault(values, DType.F32));
+            }
             return outputs;
         } finally {
             scope.freeAll();
@@ -134,6 +167,21 @@ final class HarnessCase implements OpCase {
             if (a.length != r.length) {
                 return failure(name + ": candidate returned " + a.length + " values, expected " + r.length);
             }
+            // A 16-bit output is compared with the reference rounded the same way; exact ops stay exact.
+            DType outType = actual.dtypes.get(o);
+            double atolHere = atol;
+            double rtolHere = rtol;
+            if (outType != DType.F32) {
+                float[] rounded = new float[r.length];
+                for (int i = 0; i < r.length; i++) {
+                    rounded[i] = HalfFloats.roundTo(outType, r[i]);
+                }
+                r = rounded;
+                if (atol != 0 || rtol != 0) {
+                    rtolHere = rtol + spacing(outType);
+                    atolHere = atol + lowPrecisionAtol * spacing(outType) / 2;
+                }
+            }
             double scale = 0;
             for (float v : r) {
                 if (Float.isFinite(v)) {
@@ -166,7 +214,7 @@ final class HarnessCase implements OpCase {
                 double diff = Math.abs((double) a[i] - r[i]);
                 maxAbs = Math.max(maxAbs, diff);
                 maxRel = Math.max(maxRel, diff / Math.max(Math.abs(r[i]), floor));
-                double excess = diff - (atol + rtol * Math.abs(r[i]));
+                double excess = diff - (atolHere + rtolHere * Math.abs(r[i]));
                 if (excess > 0) {
                     passed = false;
                     if (excess > worstExcess) {
@@ -189,6 +237,8 @@ final class HarnessCase implements OpCase {
         final List<String> names = new ArrayList<>();
         final List<float[]> floats = new ArrayList<>();
         final List<int[]> ints = new ArrayList<>();
+        /** The dtype each float output was stored in on the backend (F32 for the reference). */
+        final List<DType> dtypes = new ArrayList<>();
 
         Outputs floats(String name, float[] values) {
             names.add(name);
@@ -208,10 +258,25 @@ final class HarnessCase implements OpCase {
     /** The tensors one run allocated on one backend, all freed at the end of the run. */
     static final class Scope {
         private final Backend backend;
+        private final DType inputs;
         private final List<Tensor> tensors = new ArrayList<>();
+        final Map<float[], DType> downloadedAs = new IdentityHashMap<>();
 
-        Scope(Backend backend) {
+        Scope(Backend backend, DType inputs) {
             this.backend = backend;
+            this.inputs = inputs;
+        }
+
+        /**
+         * An activation input: the values rounded to the candidate's activation dtype, stored in this
+         * backend's activation dtype, so candidate and reference compute from identical numbers.
+         */
+        Tensor activation(float[] data, int... shape) {
+            float[] rounded = new float[data.length];
+            for (int i = 0; i < data.length; i++) {
+                rounded[i] = HalfFloats.roundTo(inputs, data[i]);
+            }
+            return upload(rounded, backend.activationDType(), shape);
         }
 
         Tensor upload(float[] data, DType dtype, int... shape) {
@@ -221,21 +286,32 @@ final class HarnessCase implements OpCase {
         }
 
         /**
-         * An F32 output tensor filled with NaN, so an element the candidate forgets to write shows up as
-         * a non-finite result instead of passing as a lucky zero.
+         * An activation output tensor filled with NaN, so an element the candidate forgets to write shows
+         * up as a non-finite result instead of passing as a lucky zero.
          */
         Tensor output(int... shape) {
+            return nanTensor(backend.activationDType(), shape);
+        }
+
+        /** An F32 output (log-sum-exp, logits) filled with NaN. */
+        Tensor outputF32(int... shape) {
+            return nanTensor(DType.F32, shape);
+        }
+
+        private Tensor nanTensor(DType dtype, int... shape) {
             long n = 1;
             for (int d : shape) {
                 n *= d;
             }
             float[] nan = new float[(int) n];
             Arrays.fill(nan, Float.NaN);
-            return upload(nan, DType.F32, shape);
+            return upload(nan, dtype, shape);
         }
 
         float[] download(Tensor t) {
-            return backend.download(t);
+            float[] values = backend.download(t);
+            downloadedAs.put(values, t.dtype());
+            return values;
         }
 
         void freeAll() {

@@ -24,7 +24,11 @@ import java.util.function.Consumer;
  * checks. Inputs are seeded per case, so a failure reproduces exactly.
  *
  * <p>Tolerances assume the candidate computes in fp32 (accumulating in fp32) and the reference in double:
- * each family's constant below says where its error comes from. Ops that only move or round data
+ * each family's constant below says where its error comes from. A candidate whose activation dtype is
+ * BF16 or F16 gets its activation inputs rounded to that dtype (the reference reads the same rounded
+ * values), its 16-bit outputs compared with the reference rounded the same way, and one step of that
+ * dtype's spacing (2^-7 BF16, 2^-10 F16) added to each relative tolerance, because its own final rounding
+ * may land one step away; attention adds its probability rounding ({@link #ATTENTION_LOW_PRECISION}). Ops that only move or round data
  * (kvAppend, copyBlocks, gatherRows, add) and integer results (argmax, sample) must match exactly.
  */
 public final class OpSuite {
@@ -42,6 +46,15 @@ public final class OpSuite {
      */
     static final double ATTENTION_ATOL = 2e-5;
     static final double ATTENTION_RTOL = 1e-4;
+
+    /*
+     * A backend computing in BF16/F16 (tensor-core FlashAttention) rounds each probability p to the 16-bit
+     * type before P·V, a relative error of at most u = 2^-8 (BF16) or 2^-11 (F16) per weight, while the
+     * normaliser sums the unrounded p: the output moves by at most u·Σp|v| ≤ u for |v| < 1. Two units of
+     * u (2x margin) are added to the fp32 tolerance, on top of the one-step spacing every 16-bit output is
+     * allowed (see HarnessCase.spacing); the inputs themselves are identical on both sides.
+     */
+    static final double ATTENTION_LOW_PRECISION = 2;
 
     /*
      * Large logits (scores up to ~±1e4): an fp32 score is itself off by ~|s|·2^-24·√d ≈ 1e4·6e-8·11 ≈ 7e-3
@@ -197,7 +210,7 @@ public final class OpSuite {
         b.add(S, prefill(new int[] {255}, 8, 8, 64, false, 0, true, true));
     }
 
-    private static OpCase prefill(int[] lengths, int heads, int kvHeads, int d, boolean causal, int window,
+    static OpCase prefill(int[] lengths, int heads, int kvHeads, int d, boolean causal, int window,
                                   boolean withLse, boolean largeLogits) {
         AttentionSpec spec = new AttentionSpec(heads, kvHeads, d, causal, window, (float) (1 / Math.sqrt(d)));
         int[] seqStarts = new int[lengths.length + 1];
@@ -211,16 +224,16 @@ public final class OpSuite {
                 + " d=" + d + (causal ? " causal" : " bidirectional") + (window > 0 ? " window=" + window : "")
                 + (withLse ? " lse" : "") + (largeLogits ? " large-logits" : "");
         double atol = largeLogits ? LARGE_LOGIT_ATOL : ATTENTION_ATOL;
-        return new HarnessCase("attentionPrefill", shape, atol, ATTENTION_RTOL, (rng, reference) -> {
+        return new HarnessCase("attentionPrefill", shape, atol, ATTENTION_RTOL, ATTENTION_LOW_PRECISION, (rng, reference) -> {
             float[] q = uniform(rng, tokens * spec.qWidth(), qkScale);
             float[] k = uniform(rng, tokens * spec.kvWidth(), qkScale);
             float[] v = uniform(rng, tokens * spec.kvWidth(), 1);
             return (backend, scope) -> {
-                Tensor tq = scope.upload(q, DType.F32, tokens, spec.qWidth());
-                Tensor tk = scope.upload(k, DType.F32, tokens, spec.kvWidth());
-                Tensor tv = scope.upload(v, DType.F32, tokens, spec.kvWidth());
+                Tensor tq = scope.activation(q, tokens, spec.qWidth());
+                Tensor tk = scope.activation(k, tokens, spec.kvWidth());
+                Tensor tv = scope.activation(v, tokens, spec.kvWidth());
                 Tensor out = scope.output(tokens, spec.qWidth());
-                Tensor lse = withLse ? scope.output(tokens, heads) : null;
+                Tensor lse = withLse ? scope.outputF32(tokens, heads) : null;
                 backend.attentionPrefill(tq, tk, tv, seqStarts.clone(), spec, out, lse);
                 Outputs o = new Outputs().floats("out", scope.download(out));
                 return withLse ? o.floats("lse", scope.download(lse)) : o;
@@ -248,7 +261,7 @@ public final class OpSuite {
         b.add(Q, decode(new int[] {300}, 16, 8, 2, 128, 0, DType.F32, true, true));
     }
 
-    private static OpCase decode(int[] contextLens, int blockSize, int heads, int kvHeads, int d, int window,
+    static OpCase decode(int[] contextLens, int blockSize, int heads, int kvHeads, int d, int window,
                                  DType cacheType, boolean withLse, boolean largeLogits) {
         AttentionSpec spec = new AttentionSpec(heads, kvHeads, d, true, window, (float) (1 / Math.sqrt(d)));
         int batch = contextLens.length;
@@ -266,7 +279,7 @@ public final class OpSuite {
                 + heads + "/" + kvHeads + " d=" + d + (window > 0 ? " window=" + window : "") + " cache="
                 + cacheType + (withLse ? " lse" : "") + (largeLogits ? " large-logits" : "");
         double atol = largeLogits ? LARGE_LOGIT_ATOL : ATTENTION_ATOL;
-        return new HarnessCase("attentionDecode", shape, atol, ATTENTION_RTOL, (rng, reference) -> {
+        return new HarnessCase("attentionDecode", shape, atol, ATTENTION_RTOL, ATTENTION_LOW_PRECISION, (rng, reference) -> {
             int[] physical = permutation(rng, numBlocks);
             int[] tables = new int[batch * tableStride];
             Arrays.fill(tables, -1);
@@ -282,11 +295,11 @@ public final class OpSuite {
             float[] values = uniform(rng, cacheElements, 1);
             float[] q = uniform(rng, batch * spec.qWidth(), qkScale);
             return (backend, scope) -> {
-                Tensor tq = scope.upload(q, DType.F32, batch, spec.qWidth());
+                Tensor tq = scope.activation(q, batch, spec.qWidth());
                 Tensor kc = scope.upload(keys, cacheType, numBlocks, blockSize, kvHeads, d);
                 Tensor vc = scope.upload(values, cacheType, numBlocks, blockSize, kvHeads, d);
                 Tensor out = scope.output(batch, spec.qWidth());
-                Tensor lse = withLse ? scope.output(batch, heads) : null;
+                Tensor lse = withLse ? scope.outputF32(batch, heads) : null;
                 backend.attentionDecode(tq, kc, vc, tables.clone(), tableStride, contextLens.clone(), spec, out, lse);
                 Outputs o = new Outputs().floats("out", scope.download(out));
                 return withLse ? o.floats("lse", scope.download(lse)) : o;
@@ -307,7 +320,7 @@ public final class OpSuite {
     }
 
     /** Rows go to distinct random slots of a cache already full of other data, which must survive. */
-    private static OpCase kvAppend(int numBlocks, int blockSize, int kvHeads, int d, int rows, DType dtype) {
+    static OpCase kvAppend(int numBlocks, int blockSize, int kvHeads, int d, int rows, DType dtype) {
         int width = kvHeads * d;
         String shape = "rows=" + rows + " cache=" + dtype + "[" + numBlocks + "," + blockSize + "," + kvHeads + ","
                 + d + "]";
@@ -321,8 +334,8 @@ public final class OpSuite {
             return (backend, scope) -> {
                 Tensor kc = scope.upload(keyCache, dtype, numBlocks, blockSize, kvHeads, d);
                 Tensor vc = scope.upload(valueCache, dtype, numBlocks, blockSize, kvHeads, d);
-                Tensor tk = scope.upload(k, DType.F32, rows, width);
-                Tensor tv = scope.upload(v, DType.F32, rows, width);
+                Tensor tk = scope.activation(k, rows, width);
+                Tensor tv = scope.activation(v, rows, width);
                 backend.kvAppend(kc, vc, tk, tv, slots.clone());
                 return new Outputs().floats("keyCache", scope.download(kc)).floats("valueCache", scope.download(vc));
             };
@@ -333,7 +346,7 @@ public final class OpSuite {
      * Sources and destinations are disjoint: the contract does not say what a chain (a destination that
      * is also a source) reads, so the harness does not ask.
      */
-    private static OpCase copyBlocks(int numBlocks, int blockSize, int kvHeads, int d, int pairs, DType dtype) {
+    static OpCase copyBlocks(int numBlocks, int blockSize, int kvHeads, int d, int pairs, DType dtype) {
         String shape = "pairs=" + pairs + " cache=" + dtype + "[" + numBlocks + "," + blockSize + "," + kvHeads + ","
                 + d + "]";
         return new HarnessCase("copyBlocks", shape, EXACT, EXACT, (rng, reference) -> {
@@ -363,15 +376,21 @@ public final class OpSuite {
         b.add(S, linear(64, 64, 64, DType.BF16));
     }
 
-    private static OpCase linear(int tokens, int in, int out, DType weightType) {
-        String shape = "N=" + tokens + " IN=" + in + " OUT=" + out + " weight=" + weightType;
+    static OpCase linear(int tokens, int in, int out, DType weightType) {
+        return linear(tokens, in, out, weightType, false);
+    }
+
+    /** {@code f32Out}: the output is F32 whatever the activation dtype (the LM head's logits). */
+    static OpCase linear(int tokens, int in, int out, DType weightType, boolean f32Out) {
+        String shape = "N=" + tokens + " IN=" + in + " OUT=" + out + " weight=" + weightType
+                + (f32Out ? " out=F32" : "");
         return new HarnessCase("linear", shape, linearAtol(in), LINEAR_RTOL, (rng, reference) -> {
             float[] x = uniform(rng, tokens * in, 1);
             float[] w = uniform(rng, out * in, 1);
             return (backend, scope) -> {
-                Tensor tx = scope.upload(x, DType.F32, tokens, in);
+                Tensor tx = scope.activation(x, tokens, in);
                 Tensor tw = scope.upload(w, weightType, out, in);
-                Tensor result = scope.output(tokens, out);
+                Tensor result = f32Out ? scope.outputF32(tokens, out) : scope.output(tokens, out);
                 backend.linear(tx, tw, result);
                 return new Outputs().floats("out", scope.download(result));
             };
@@ -391,14 +410,14 @@ public final class OpSuite {
     }
 
     /** Inputs N(0, 1) scaled by 3 so rows have norms far from 1; {@code inPlace} passes x as out. */
-    private static OpCase rmsNorm(int rows, int cols, DType weightType, float eps, boolean inPlace) {
+    static OpCase rmsNorm(int rows, int cols, DType weightType, float eps, boolean inPlace) {
         String shape = "N=" + rows + " C=" + cols + " weight=" + weightType + " eps=" + eps
                 + (inPlace ? " in-place" : "");
         return new HarnessCase("rmsNorm", shape, NORM_ATOL, NORM_RTOL, (rng, reference) -> {
             float[] x = gaussian(rng, rows * cols, 3);
             float[] w = uniform(rng, cols, 1);
             return (backend, scope) -> {
-                Tensor tx = scope.upload(x, DType.F32, rows, cols);
+                Tensor tx = scope.activation(x, rows, cols);
                 Tensor tw = scope.upload(w, weightType, cols);
                 Tensor out = inPlace ? tx : scope.output(rows, cols);
                 backend.rmsNorm(tx, tw, eps, out);
@@ -407,15 +426,15 @@ public final class OpSuite {
         });
     }
 
-    private static OpCase addRmsNorm(int rows, int cols, DType weightType, float eps) {
+    static OpCase addRmsNorm(int rows, int cols, DType weightType, float eps) {
         String shape = "N=" + rows + " C=" + cols + " weight=" + weightType + " eps=" + eps;
         return new HarnessCase("addRmsNorm", shape, NORM_ATOL, NORM_RTOL, (rng, reference) -> {
             float[] residual = gaussian(rng, rows * cols, 1);
             float[] delta = gaussian(rng, rows * cols, 0.5);
             float[] w = uniform(rng, cols, 1);
             return (backend, scope) -> {
-                Tensor r = scope.upload(residual, DType.F32, rows, cols);
-                Tensor dt = scope.upload(delta, DType.F32, rows, cols);
+                Tensor r = scope.activation(residual, rows, cols);
+                Tensor dt = scope.activation(delta, rows, cols);
                 Tensor tw = scope.upload(w, weightType, cols);
                 Tensor out = scope.output(rows, cols);
                 backend.addRmsNorm(r, dt, tw, eps, out);
@@ -437,7 +456,7 @@ public final class OpSuite {
     }
 
     /** Positions random in [0, maxPosition], with 0 and maxPosition always present. */
-    private static OpCase rope(int tokens, int heads, int d, double theta, RopeStyle style, int maxPosition) {
+    static OpCase rope(int tokens, int heads, int d, double theta, RopeStyle style, int maxPosition) {
         String shape = "N=" + tokens + " heads=" + heads + " d=" + d + " theta=" + (long) theta + " " + style
                 + " pos<=" + maxPosition;
         RopeSpec spec = new RopeSpec(theta, style);
@@ -450,7 +469,7 @@ public final class OpSuite {
             positions[0] = 0;
             positions[tokens - 1] = maxPosition;
             return (backend, scope) -> {
-                Tensor tx = scope.upload(x, DType.F32, tokens, heads * d);
+                Tensor tx = scope.activation(x, tokens, heads * d);
                 backend.rope(tx, positions.clone(), heads, d, spec);
                 return new Outputs().floats("x", scope.download(tx));
             };
@@ -471,7 +490,7 @@ public final class OpSuite {
     }
 
     /** Row indices random with repeats, the first and last table rows always among them. */
-    private static OpCase gatherRows(int tableRows, int cols, int picks, DType dtype) {
+    static OpCase gatherRows(int tableRows, int cols, int picks, DType dtype) {
         String shape = "rows=" + picks + " table=" + dtype + "[" + tableRows + "," + cols + "]";
         return new HarnessCase("gatherRows", shape, EXACT, EXACT, (rng, reference) -> {
             float[] table = uniform(rng, tableRows * cols, 1);
@@ -498,7 +517,7 @@ public final class OpSuite {
      * ±88.7), where silu must still come out finite (−0 and x), not NaN as e^x/(1+e^x) = ∞/∞ would give.
      * {@code inPlace} writes the result over gate.
      */
-    private static OpCase swiglu(int rows, int cols, double gateScale, boolean inPlace) {
+    static OpCase swiglu(int rows, int cols, double gateScale, boolean inPlace) {
         String shape = "N=" + rows + " F=" + cols + " |gate|<=" + (int) gateScale + (inPlace ? " in-place" : "");
         return new HarnessCase("swiglu", shape, SWIGLU_ATOL, SWIGLU_RTOL, (rng, reference) -> {
             float[] gate = uniform(rng, rows * cols, gateScale);
@@ -508,8 +527,8 @@ public final class OpSuite {
                 gate[1] = (float) gateScale;
             }
             return (backend, scope) -> {
-                Tensor g = scope.upload(gate, DType.F32, rows, cols);
-                Tensor u = scope.upload(up, DType.F32, rows, cols);
+                Tensor g = scope.activation(gate, rows, cols);
+                Tensor u = scope.activation(up, rows, cols);
                 Tensor out = inPlace ? g : scope.output(rows, cols);
                 backend.swiglu(g, u, out);
                 return new Outputs().floats("out", scope.download(out));
@@ -517,14 +536,14 @@ public final class OpSuite {
         });
     }
 
-    private static OpCase add(int rows, int cols, boolean inPlace) {
+    static OpCase add(int rows, int cols, boolean inPlace) {
         String shape = "N=" + rows + " F=" + cols + (inPlace ? " in-place" : "");
         return new HarnessCase("add", shape, EXACT, EXACT, (rng, reference) -> {
             float[] a = gaussian(rng, rows * cols, 1);
             float[] c = gaussian(rng, rows * cols, 1e-3); // different magnitudes: rounding actually happens
             return (backend, scope) -> {
-                Tensor ta = scope.upload(a, DType.F32, rows, cols);
-                Tensor tb = scope.upload(c, DType.F32, rows, cols);
+                Tensor ta = scope.activation(a, rows, cols);
+                Tensor tb = scope.activation(c, rows, cols);
                 Tensor out = inPlace ? tb : scope.output(rows, cols);
                 backend.add(ta, tb, out);
                 return new Outputs().floats("out", scope.download(out));
@@ -558,7 +577,7 @@ public final class OpSuite {
      * Rows of N(0, 1) logits, then planted cases: a tie for the maximum (lowest index must win), a row
      * of identical values (index 0), the maximum at the last index, the maximum at index 0.
      */
-    private static OpCase argmax(int rows, int vocab) {
+    static OpCase argmax(int rows, int vocab) {
         String shape = "B=" + rows + " V=" + vocab + " with ties";
         return new HarnessCase("argmax", shape, EXACT, EXACT, (rng, reference) -> {
             float[] logits = gaussian(rng, rows * vocab, 1);
@@ -593,7 +612,7 @@ public final class OpSuite {
      * change if u, temperature or top-p moved by 1e-5 relative: fp32 softmax in a candidate shifts the
      * cumulative boundaries by ~1e-6, and an exact-match comparison must not hinge on that.
      */
-    private static OpCase sample(SamplingParams[] mix, int vocab, int rowsPerParams) {
+    static OpCase sample(SamplingParams[] mix, int vocab, int rowsPerParams) {
         int rows = mix.length * rowsPerParams;
         SamplingParams[] params = new SamplingParams[rows];
         for (int r = 0; r < rows; r++) {

@@ -26,8 +26,8 @@ class OpSuiteTest {
     /** Every op of the Backend interface, by reflection, so a new op without cases fails this test. */
     private static Set<String> backendOps() {
         Set<String> ops = new TreeSet<>();
-        Set<String> notOps = Set.of("name", "description", "allocate", "upload", "uploadRaw", "download", "write",
-                "free", "bytesInUse", "synchronize", "close");
+        Set<String> notOps = Set.of("name", "description", "activationDType", "weightDType", "allocate", "upload",
+                "uploadRaw", "download", "write", "free", "bytesInUse", "synchronize", "close");
         for (Method m : io.attnrt.backend.Backend.class.getDeclaredMethods()) {
             if (!notOps.contains(m.getName()) && !m.isSynthetic()) {
                 ops.add(m.getName());
@@ -54,6 +54,45 @@ class OpSuiteTest {
                     "every op of Backend has cases");
             assertEquals(0, candidate.bytesInUse(), "candidate tensors leaked");
             assertEquals(0, reference.bytesInUse(), "reference tensors leaked");
+        }
+    }
+
+    /** The reference's own arithmetic, storing every activation in a 16-bit dtype (each write rounds). */
+    static ReferenceBackend sixteenBit(io.attnrt.tensor.DType dtype, float attentionScaleError) {
+        return new ReferenceBackend() {
+            @Override
+            public io.attnrt.tensor.DType activationDType() {
+                return dtype;
+            }
+
+            @Override
+            public void attentionPrefill(Tensor q, Tensor k, Tensor v, int[] seqStarts, AttentionSpec spec, Tensor out,
+                                         Tensor lse) {
+                AttentionSpec s = new AttentionSpec(spec.numHeads(), spec.numKvHeads(), spec.headDim(), spec.causal(),
+                        spec.window(), spec.scale() * (1 + attentionScaleError));
+                super.attentionPrefill(q, k, v, seqStarts, s, out, lse);
+            }
+        };
+    }
+
+    /**
+     * With BF16 or F16 activations the suite rounds the inputs for both sides, compares 16-bit outputs with
+     * the reference rounded alike and allows one step of the dtype's spacing: honest 16-bit storage passes,
+     * and a 1% error in the attention scale — smaller than any real bug — still fails.
+     */
+    @ParameterizedTest
+    @EnumSource(value = io.attnrt.tensor.DType.class, names = {"BF16", "F16"})
+    void sixteenBitActivationsHaveTolerancesThatPassHonestRoundingAndCatchErrors(io.attnrt.tensor.DType dtype) {
+        try (ReferenceBackend candidate = sixteenBit(dtype, 0); ReferenceBackend reference = new ReferenceBackend()) {
+            List<OpResult> results = OpSuite.runAll(OpSuite.quick(), candidate, reference, null);
+            for (OpResult r : results) {
+                assertTrue(r.passed(), r.summary());
+            }
+        }
+        try (ReferenceBackend broken = sixteenBit(dtype, 0.01f); ReferenceBackend reference = new ReferenceBackend()) {
+            List<OpResult> results = OpSuite.runAll(OpSuite.quick(), broken, reference, null);
+            assertTrue(results.stream().filter(r -> r.op().equals("attentionPrefill")).anyMatch(r -> !r.passed()),
+                    "a 1% attention scale error must fail a case");
         }
     }
 

@@ -568,7 +568,7 @@ class ReferenceBackendTest {
 
             String dtype = assertThrows(IllegalArgumentException.class,
                     () -> ref.rmsNorm(half, norm, 1e-5f, half)).getMessage();
-            assertEquals("rmsNorm: x F16[2, 3]@reference must be F32", dtype);
+            assertEquals("rmsNorm: x F16[2, 3]@reference must be F32, the activation dtype of backend reference", dtype);
 
             AttentionSpec spec = AttentionSpec.of(1, 1, 3, true);
             String starts = assertThrows(IllegalArgumentException.class,
