@@ -108,13 +108,20 @@ public interface Backend extends AutoCloseable {
     void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out);
 
     /**
-     * {@code out = x · weightᵀ}: for every token n and output feature o, {@code sum_i x[n,i]·weight[o,i]}.
+     * {@code out = x · weightᵀ}, or {@code out += x · weightᵀ} when {@code accumulate} (the residual add of
+     * a sub-block fused into its output projection): for every token n and output feature o,
+     * {@code sum_i x[n,i]·weight[o,i]}, added to the old {@code out[n,o]} before the one rounding.
      *
      * @param x      [N, IN] F32
      * @param weight [OUT, IN] any dtype (the Hugging Face nn.Linear layout)
-     * @param out    [N, OUT] F32
+     * @param out    [N, OUT] F32 (or F32 logits under a 16-bit activation dtype); distinct from x
      */
-    void linear(Tensor x, Tensor weight, Tensor out);
+    void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate);
+
+    /** {@code out = x · weightᵀ}: {@link #linear(Tensor, Tensor, Tensor, boolean)} without accumulation. */
+    default void linear(Tensor x, Tensor weight, Tensor out) {
+        linear(x, weight, out, false);
+    }
 
     /**
      * Rotary position embedding in place on {@code x} [N, numHeads·headDim] F32; token n is at

@@ -56,6 +56,9 @@ public final class OpChecks {
         }
         matrix("linear", "out", out, x.dim(0), weight.dim(0));
         activationOrF32("linear", "out", out);
+        if (out == x) {
+            throw new IllegalArgumentException("linear: out must be distinct from x");
+        }
     }
 
     public static void rope(Tensor x, int[] positions, int numHeads, int headDim) {

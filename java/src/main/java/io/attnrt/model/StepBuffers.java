@@ -10,12 +10,11 @@ import io.attnrt.backend.Tensor;
  * them in turn; the model keeps one set and reallocates only when T changes.
  *
  * <pre>
- *  x      [T, hidden]        residual stream
+ *  x      [T, hidden]        residual stream (the output projections accumulate into it)
  *  xNorm  [T, hidden]        RMSNorm(x), input of the projections
  *  q      [T, heads·d]       queries   (RoPE applied in place)
  *  k, v   [T, kvHeads·d]     keys and values of the new tokens (written into the paged cache)
  *  attn   [T, heads·d]       attention output
- *  delta  [T, hidden]        output of a sub-block, added to x
  *  gate   [T, intermediate]  gate projection, then silu(gate)·up in place
  *  up     [T, intermediate]  up projection
  * </pre>
@@ -28,7 +27,6 @@ final class StepBuffers implements AutoCloseable {
     final Tensor k;
     final Tensor v;
     final Tensor attn;
-    final Tensor delta;
     final Tensor gate;
     final Tensor up;
 
@@ -44,14 +42,13 @@ final class StepBuffers implements AutoCloseable {
         k = backend.allocate(act, tokens, kvWidth);
         v = backend.allocate(act, tokens, kvWidth);
         attn = backend.allocate(act, tokens, qWidth);
-        delta = backend.allocate(act, tokens, hidden);
         gate = backend.allocate(act, tokens, cfg.intermediateSize());
         up = backend.allocate(act, tokens, cfg.intermediateSize());
     }
 
     @Override
     public void close() {
-        for (Tensor t : new Tensor[] {x, xNorm, q, k, v, attn, delta, gate, up}) {
+        for (Tensor t : new Tensor[] {x, xNorm, q, k, v, attn, gate, up}) {
             t.close();
         }
     }

@@ -5,6 +5,9 @@ import io.attnrt.backend.RopeSpec;
 
 /** One pre-norm Llama decoder layer. {@link #forward} reads like the block diagram. */
 final class TransformerBlock {
+    /** The output projections add into the residual stream: the residual adds are fused away. */
+    private static final boolean ACCUMULATE = true;
+
     private final int layer;
     private final LayerWeights w;
     private final Backend backend;
@@ -35,14 +38,13 @@ final class TransformerBlock {
         backend.rope(b.q, positions, heads, headDim, rope);
         backend.rope(b.k, positions, kvHeads, headDim, rope);
         attention.run(layer, b.q, b.k, b.v, b.attn);
-        backend.linear(b.attn, w.wo(), b.delta);
+        backend.linear(b.attn, w.wo(), b.x, ACCUMULATE);
 
-        // x → RMSNorm → down(silu(gate(·)) · up(·)) → x += ·   (the residual add is fused into the norm)
-        backend.addRmsNorm(b.x, b.delta, w.mlpNorm(), eps, b.xNorm);
+        // x → RMSNorm → down(silu(gate(·)) · up(·)) → x += ·
+        backend.rmsNorm(b.x, w.mlpNorm(), eps, b.xNorm);
         backend.linear(b.xNorm, w.wGate(), b.gate);
         backend.linear(b.xNorm, w.wUp(), b.up);
         backend.swiglu(b.gate, b.up, b.gate);
-        backend.linear(b.gate, w.wDown(), b.delta);
-        backend.add(b.x, b.delta, b.x);
+        backend.linear(b.gate, w.wDown(), b.x, ACCUMULATE);
     }
 }

@@ -374,24 +374,31 @@ public final class OpSuite {
         b.add(S, linear(17, 129, 129, DType.F32));
         b.add(S, linear(3, 1000, 17, DType.F16));
         b.add(S, linear(64, 64, 64, DType.BF16));
+        b.add(Q, linear(3, 129, 67, DType.F32, false, true));
+        b.add(S, linear(64, 1000, 129, DType.BF16, false, true));
     }
 
     static OpCase linear(int tokens, int in, int out, DType weightType) {
-        return linear(tokens, in, out, weightType, false);
+        return linear(tokens, in, out, weightType, false, false);
     }
 
-    /** {@code f32Out}: the output is F32 whatever the activation dtype (the LM head's logits). */
-    static OpCase linear(int tokens, int in, int out, DType weightType, boolean f32Out) {
+    /**
+     * {@code f32Out}: the output is F32 whatever the activation dtype (the LM head's logits);
+     * {@code accumulate}: out starts as random values of the residual's magnitude and the product is added.
+     */
+    static OpCase linear(int tokens, int in, int out, DType weightType, boolean f32Out, boolean accumulate) {
         String shape = "N=" + tokens + " IN=" + in + " OUT=" + out + " weight=" + weightType
-                + (f32Out ? " out=F32" : "");
+                + (f32Out ? " out=F32" : "") + (accumulate ? " accumulate" : "");
         return new HarnessCase("linear", shape, linearAtol(in), LINEAR_RTOL, (rng, reference) -> {
             float[] x = uniform(rng, tokens * in, 1);
             float[] w = uniform(rng, out * in, 1);
+            float[] residual = uniform(rng, tokens * out, Math.sqrt(in));
             return (backend, scope) -> {
                 Tensor tx = scope.activation(x, tokens, in);
                 Tensor tw = scope.upload(w, weightType, out, in);
-                Tensor result = f32Out ? scope.outputF32(tokens, out) : scope.output(tokens, out);
-                backend.linear(tx, tw, result);
+                Tensor result = accumulate ? scope.activation(residual, tokens, out)
+                        : f32Out ? scope.outputF32(tokens, out) : scope.output(tokens, out);
+                backend.linear(tx, tw, result, accumulate);
                 return new Outputs().floats("out", scope.download(result));
             };
         });

@@ -68,7 +68,7 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void linear(Tensor x, Tensor weight, Tensor out) {
+    public void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate) {
         throw new UnsupportedOperationException();
     }
 

@@ -20,21 +20,21 @@ final class Fp32Backend extends ReferenceBackend {
     }
 
     @Override
-    public void linear(Tensor x, Tensor weight, Tensor out) {
+    public void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate) {
         OpChecks.linear(x, weight, out);
         float[] xs = download(x);
         float[] w = download(weight);
         int n = x.dim(0);
         int in = x.dim(1);
         int outFeatures = weight.dim(0);
-        float[] o = new float[n * outFeatures];
+        float[] o = accumulate ? download(out) : new float[n * outFeatures];
         for (int t = 0; t < n; t++) {
             for (int f = 0; f < outFeatures; f++) {
                 float sum = 0f;
                 for (int i = 0; i < in; i++) {
                     sum += xs[t * in + i] * w[f * in + i];
                 }
-                o[t * outFeatures + f] = sum;
+                o[t * outFeatures + f] += sum;
             }
         }
         write(out, o);

@@ -184,7 +184,7 @@ class OpSuiteTest {
     void aThrowingBackendFailsWithTheExceptionTextAndLeaksNothing() {
         ReferenceBackend throwing = new ReferenceBackend() {
             @Override
-            public void linear(Tensor x, Tensor weight, Tensor out) {
+            public void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate) {
                 throw new IllegalStateException("linear kernel exploded on " + weight.describe());
             }
         };

@@ -282,14 +282,14 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void linear(Tensor x, Tensor weight, Tensor out) {
+    public void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate) {
         OpChecks.linear(x, weight, out);
         HostTensor hx = own(x, "linear"), hw = own(weight, "linear"), ho = own(out, "linear");
         enter();
         try {
             // only the GEMV widens halves inline; the GEMM widens each weight tile once, exactly
             boolean finite = weight.dtype() == DType.F16 && x.dim(0) <= Linear.GEMV_MAX_TOKENS && finiteHalves(hw);
-            linear.run(hx, hw, ho, finite);
+            linear.run(hx, hw, ho, finite, accumulate);
         } finally {
             lock.unlock();
         }

@@ -36,24 +36,27 @@ final class Linear {
     }
 
     /** @param finiteHalves w is F16 and known to hold no Inf/NaN (enables the cheaper widening) */
-    void run(HostTensor x, HostTensor w, HostTensor out, boolean finiteHalves) {
+    void run(HostTensor x, HostTensor w, HostTensor out, boolean finiteHalves, boolean accumulate) {
         int n = x.dim(0), in = x.dim(1), outF = w.dim(0);
         float[] xa = x.f32(), oa = out.f32();
         if (n == 0 || outF == 0) {
             return;
         }
         if (in == 0) {
-            java.util.Arrays.fill(oa, 0, n * outF, 0f);
+            if (!accumulate) {
+                java.util.Arrays.fill(oa, 0, n * outF, 0f);
+            }
             return;
         }
         if (n <= GEMV_MAX_TOKENS) {
-            gemv(xa, n, in, w, outF, oa, finiteHalves);
+            gemv(xa, n, in, w, outF, oa, finiteHalves, accumulate);
         } else {
-            gemm(xa, n, in, w, outF, oa);
+            gemm(xa, n, in, w, outF, oa, accumulate);
         }
     }
 
-    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean finiteHalves) {
+    private void gemv(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean finiteHalves,
+                      boolean accumulate) {
         long work = (long) n * in * outF;
         int rowQuads = (outF + 3) / 4;
         // Several contiguous chunks per thread: dynamic hand-out evens out a core slowed by other load.
@@ -72,17 +75,17 @@ final class Linear {
                 for (int t = 0; t < n; t += 4) {
                     int tokens = Math.min(4, n - t);
                     if (wf != null) {
-                        k.linearF32(x, t * in, in, tokens, wf, r * in, in, rows, in, out, t * outF + r, outF, false);
+                        k.linearF32(x, t * in, in, tokens, wf, r * in, in, rows, in, out, t * outF + r, outF, accumulate);
                     } else {
                         k.linear16(x, t * in, in, tokens, wh, bf16, finiteHalves, r * in, in, rows, in, out,
-                                t * outF + r, outF, false);
+                                t * outF + r, outF, accumulate);
                     }
                 }
             }
         });
     }
 
-    private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out) {
+    private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {
         int rowTile = k.rowTile();
         int rowBlocks = (outF + rowTile - 1) / rowTile;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
@@ -121,7 +124,7 @@ final class Linear {
                 }
                 for (int t = t0; t < t1; t += 4) {
                     k.linearTile(x, t * in + c0, in, Math.min(4, t1 - t), wt, len, out, t * outF + r0, outF, rows,
-                            c0 > 0);
+                            accumulate || c0 > 0);
                 }
             }
         });

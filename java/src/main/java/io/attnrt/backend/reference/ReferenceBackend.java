@@ -106,7 +106,7 @@ public class ReferenceBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void linear(Tensor x, Tensor weight, Tensor out) {
+    public void linear(Tensor x, Tensor weight, Tensor out, boolean accumulate) {
         OpChecks.linear(x, weight, out);
         HostTensor xs = own(x, "linear");
         HostTensor w = own(weight, "linear");
@@ -122,7 +122,7 @@ public class ReferenceBackend extends HostMemoryBackend {
                 for (int i = 0; i < in; i++) {
                     sum += (double) xv[n * in + i] * wv[f * in + i];
                 }
-                o.set(n * outFeatures + f, (float) sum);
+                o.set(n * outFeatures + f, (float) (accumulate ? sum + o.get(n * outFeatures + f) : sum));
             }
         }
     }
