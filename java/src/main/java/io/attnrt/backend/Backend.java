@@ -130,6 +130,17 @@ public interface Backend extends AutoCloseable {
     void rope(Tensor x, int[] positions, int numHeads, int headDim, RopeSpec rope);
 
     /**
+     * RoPE on a layer's queries and keys at once ({@link #rope} on each): q [N, numHeads·headDim] and
+     * k [N, numKvHeads·headDim] rotated in place, token n at {@code positions[n]}. A device backend does both
+     * in one launch.
+     */
+    default void ropeQK(Tensor q, Tensor k, int[] positions, int numHeads, int numKvHeads, int headDim,
+                        RopeSpec rope) {
+        rope(q, positions, numHeads, headDim, rope);
+        rope(k, positions, numKvHeads, headDim, rope);
+    }
+
+    /**
      * Attention over a ragged batch of whole sequences (prefill). Sequence s owns token rows
      * {@code [seqStarts[s], seqStarts[s+1])} of q, k and v; position i of a sequence is its i-th row.
      * Each query sees the keys of its own sequence allowed by {@link AttentionSpec#visible}.

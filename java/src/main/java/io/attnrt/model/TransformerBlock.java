@@ -35,8 +35,7 @@ final class TransformerBlock {
         backend.linear(b.xNorm, w.wq(), b.q);
         backend.linear(b.xNorm, w.wk(), b.k);
         backend.linear(b.xNorm, w.wv(), b.v);
-        backend.rope(b.q, positions, heads, headDim, rope);
-        backend.rope(b.k, positions, kvHeads, headDim, rope);
+        backend.ropeQK(b.q, b.k, positions, heads, kvHeads, headDim, rope);
         attention.run(layer, b.q, b.k, b.v, b.attn);
         backend.linear(b.attn, w.wo(), b.x, ACCUMULATE);
 

@@ -86,6 +86,8 @@ public final class DeviceOpSuite {
                 OpSuite.rope(5, 8, 64, 1e4, RopeStyle.ROTATE_HALF, 4),
                 OpSuite.rope(17, 4, 80, 5e5, RopeStyle.INTERLEAVED, 8000),
                 OpSuite.rope(3, 2, 128, 5e5, RopeStyle.ROTATE_HALF, 100000),
+                OpSuite.ropeQK(7, 8, 2, 64, 5e5, RopeStyle.ROTATE_HALF, 4000),
+                OpSuite.ropeQK(3, 4, 4, 128, 1e4, RopeStyle.INTERLEAVED, 100),
                 OpSuite.gatherRows(1000, 64, 5, DType.F32),
                 OpSuite.gatherRows(100, 129, 17, DType.F16),
                 OpSuite.gatherRows(500, 128, 3, DType.BF16),

@@ -460,6 +460,30 @@ public final class OpSuite {
         b.add(Q, rope(16, 8, 128, 1e4, RopeStyle.ROTATE_HALF, 100));
         b.add(S, rope(9, 8, 80, 1e4, RopeStyle.ROTATE_HALF, 7999));
         b.add(Q, rope(16, 8, 64, 5e5, RopeStyle.INTERLEAVED, 300));
+        b.add(Q, ropeQK(7, 8, 2, 64, 5e5, RopeStyle.ROTATE_HALF, 4000));
+        b.add(S, ropeQK(3, 4, 4, 128, 1e4, RopeStyle.INTERLEAVED, 100));
+    }
+
+    /** q and k of one layer in one call, GQA-shaped (k has fewer heads). */
+    static OpCase ropeQK(int tokens, int heads, int kvHeads, int d, double theta, RopeStyle style, int maxPosition) {
+        String shape = "N=" + tokens + " heads=" + heads + "/" + kvHeads + " d=" + d + " theta=" + (long) theta + " "
+                + style + " pos<=" + maxPosition;
+        RopeSpec spec = new RopeSpec(theta, style);
+        return new HarnessCase("ropeQK", shape, ropeAtol(maxPosition), ROPE_RTOL, (rng, reference) -> {
+            float[] q = uniform(rng, tokens * heads * d, 1);
+            float[] k = uniform(rng, tokens * kvHeads * d, 1);
+            int[] positions = new int[tokens];
+            for (int n = 0; n < tokens; n++) {
+                positions[n] = rng.nextInt(maxPosition + 1);
+            }
+            positions[tokens - 1] = maxPosition;
+            return (backend, scope) -> {
+                Tensor tq = scope.activation(q, tokens, heads * d);
+                Tensor tk = scope.activation(k, tokens, kvHeads * d);
+                backend.ropeQK(tq, tk, positions.clone(), heads, kvHeads, d, spec);
+                return new Outputs().floats("q", scope.download(tq)).floats("k", scope.download(tk));
+            };
+        });
     }
 
     /** Positions random in [0, maxPosition], with 0 and maxPosition always present. */

@@ -136,7 +136,7 @@ class OpSuiteTest {
         CAUSAL_OFF_BY_ONE(Set.of("attentionPrefill")),
         GQA_MODULO(Set.of("attentionPrefill", "attentionDecode")),
         DECODE_SKIPS_EMPTY_CONTEXT(Set.of("attentionDecode")),
-        ROPE_STYLE_SWAPPED(Set.of("rope")),
+        ROPE_STYLE_SWAPPED(Set.of("rope", "ropeQK")),
         ARGMAX_LAST_TIE(Set.of("argmax")),
         KV_APPEND_OFF_BY_ONE_SLOT(Set.of("kvAppend"));
 
