@@ -36,7 +36,7 @@
 //   that close to a boundary. Tokens with p < 2^-62 have q = 0 and are never drawn (nor, in practice, by
 //   the reference: the chance is below 2^-62 per token).
 //   LAUNCH: grid = (rows, 1, 1), block = (1024, 1, 1) (any multiple of 32 up to 1024; 1024 for speed),
-//   dynamic smem 0 (static about 3.6 KB),
+//   dynamic smem 0 (static 3872 bytes),
 //   WORKSPACE: rows * vocab * sizeof(double) = rows * vocab * 8 bytes, 8-byte aligned; contents are scratch.
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>

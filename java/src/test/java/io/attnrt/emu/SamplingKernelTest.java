@@ -87,6 +87,7 @@ class SamplingKernelTest {
             new SamplingParams(1f, 1, 1f),       // top-k 1: the argmax by another road
             new SamplingParams(2f, 100000, 0.5f), // top-k above the vocabulary
             new SamplingParams(0.5f, 3, 0.05f),  // top-p below the first token: exactly one kept
+            new SamplingParams(0.02f, 0, 0.99f), // most p underflow to 0 or subnormals
         };
         checkSample(1000, kinds, 1, 3f);
         checkSample(1000, kinds, 2, 0.3f); // flat: top-p keeps hundreds of tokens
@@ -123,6 +124,12 @@ class SamplingKernelTest {
         Random random = new Random(seed);
         int rows = kinds.length * 2;
         float[] logits = Dev.gaussian(random, rows * vocab, scale);
+        for (int i = 3; i < logits.length; i += 7) {
+            logits[i] = Float.NEGATIVE_INFINITY; // masked tokens: p = 0, ordered last by index, never drawn
+        }
+        if (vocab == 1) {
+            Arrays.fill(logits, 0.25f); // a single token must stay finite
+        }
         SamplingParams[] params = new SamplingParams[rows];
         for (int r = 0; r < rows; r++) {
             params[r] = kinds[r % kinds.length];
