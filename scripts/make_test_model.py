@@ -4,7 +4,7 @@
 Needs only python3 and numpy. The safetensors files are written by hand (no torch, no safetensors
 package), so the Java reader is tested against an independent writer.
 
-    python3 scripts/make_test_model.py            # writes test-data/tiny-llama and tiny-llama-bf16-sharded
+    python3 scripts/make_test_model.py            # writes test-data/tiny-llama, tiny-llama-bf16-sharded, tiny-llama-hd64
     python3 scripts/make_test_model.py --out DIR  # somewhere else
 
 The weights are drawn from fixed seeds, so the weight files are byte-identical on every run. The logits
@@ -33,16 +33,16 @@ NEW_TOKENS = 16
 MIN_GREEDY_MARGIN = 1e-3
 
 
-def tiny_config(tie_word_embeddings):
+def tiny_config(tie_word_embeddings, head_dim=16, hidden=64, heads=4, intermediate=176):
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
         "hidden_act": "silu",
-        "hidden_size": 64,
-        "intermediate_size": 176,
-        "num_attention_heads": 4,
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_attention_heads": heads,
         "num_key_value_heads": 2,
-        "head_dim": 16,
+        "head_dim": head_dim,
         "num_hidden_layers": 2,
         "vocab_size": 256,
         "rms_norm_eps": 1e-5,
@@ -305,12 +305,29 @@ def make_tiny_llama_bf16_sharded(out, seed=20240612):
     return d
 
 
+def make_tiny_llama_hd64(out, seed=20240613):
+    """Head dim 64, the smallest a GPU attention kernel is built for (GPUs have no kernels for 16), with
+    query width 256 != hidden 128 and BF16 weights: the model the cuda backend is tested on end to end."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["torch_dtype"] = "bfloat16"
+    w = make_weights(cfg, seed)
+    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+    shapes = {k: a.shape for k, a in w.items()}
+    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
+    d = os.path.join(out, "tiny-llama-hd64")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "config.json"), cfg, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
+    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama-hd64", cfg, w, "BF16", seed))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
-    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out)):
+    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

@@ -17,6 +17,8 @@ import java.util.function.Supplier;
 final class TestModels {
     static final Path TINY = Path.of("test-data", "tiny-llama");
     static final Path TINY_BF16_SHARDED = Path.of("test-data", "tiny-llama-bf16-sharded");
+    /** Head dim 64: the test model a GPU backend (no kernels for head dim 16) runs end to end. */
+    static final Path TINY_HD64 = Path.of("test-data", "tiny-llama-hd64");
 
     private TestModels() {
     }
