@@ -21,11 +21,16 @@ import org.slf4j.LoggerFactory;
 final class CudaLinear implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CudaLinear.class);
     static final int GEMV_MAX_TOKENS = 8;
+    /** Output rows of one gemv CTA (cuda/gemv.cu). */
+    static final int GEMV_ROWS_PER_CTA = 32;
+    /** Dynamic shared memory of gemm_A_O: 4 stages x (128 + 128) rows x 32 k x 2 bytes (cuda/gemm.cu). */
+    static final int GEMM_SMEM = 4 * 256 * 32 * 2;
 
     private final CudaBackend be;
     private final CublasGemm cublas;
     private final String path;
     private final Workspace widened = new Workspace();
+    private final Workspace partials = new Workspace();
 
     CudaLinear(CudaBackend be, String mode) {
         this.be = be;
@@ -66,19 +71,33 @@ final class CudaLinear implements AutoCloseable {
                 throw new IllegalArgumentException("linear: the cuda GEMV needs input features divisible by 8, got "
                         + in + " for weight " + w.describe());
             }
-            // One warp per output row, 8 warps per block (see cuda/gemv.cu).
-            be.launch("gemv_" + sfx(a) + "_" + sfx(w.dtype()) + "_" + sfx(o), ceil(outFeatures, 8), 1, 1, 256, 0,
-                    x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, acc);
+            // 32 output rows (8 warps x 4 rows) per CTA (see cuda/gemv.cu); split K when that is too few CTAs.
+            int ctas = ceil(outFeatures, GEMV_ROWS_PER_CTA);
+            int splits = gemvSplits(outFeatures, in, be.smCount());
+            if (splits == 1) {
+                be.launch("gemv_" + sfx(a) + "_" + sfx(w.dtype()) + "_" + sfx(o), ctas, 1, 1, 256, 0,
+                        x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, acc);
+                return;
+            }
+            CUdeviceptr ws = partials.get(4L * splits * n * outFeatures);
+            be.launch("gemv_splitk_" + sfx(a) + "_" + sfx(w.dtype()), ctas, splits, 1, 256, 0,
+                    x.ptr, in, w.ptr, ws, n, in, outFeatures);
+            be.launch("gemv_splitk_finish_" + sfx(o), Math.min(ceil((long) n * outFeatures, 256), 65535), 1, 1, 256,
+                    0, ws, splits, out.ptr, outFeatures, n, outFeatures, acc);
             return;
         }
         if (w.dtype() == a) {
             if (cublas != null) {
                 cublas.gemm(a, o, x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, accumulate);
-            } else {
-                be.launch("gemm_" + sfx(a) + "_" + sfx(o), ceil(outFeatures, 128), ceil(n, 128), 1, 256, 0,
-                        x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, acc);
+                return;
             }
-            return;
+            if (in % 8 == 0) {
+                // xStride = in here, so in % 8 == 0 also gives the kernel's xStride % 8 == 0 (16-byte cp.async).
+                be.launch("gemm_" + sfx(a) + "_" + sfx(o), ceil(outFeatures, 128), ceil(n, 128), 1, 256, GEMM_SMEM,
+                        x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, acc);
+                return;
+            }
+            // Rows that cp.async cannot copy in 16-byte chunks: the SIMT GEMM on a widened copy (exact).
         }
         CUdeviceptr w32 = w.ptr;
         if (w.dtype() != DType.F32) {
@@ -91,6 +110,19 @@ final class CudaLinear implements AutoCloseable {
                 x.ptr, in, w32, out.ptr, outFeatures, n, in, outFeatures, acc);
     }
 
+    /**
+     * Split-K factor of the decode GEMV: 1 (plain gemv) when ceil(OUT / 32) CTAs already give every SM two,
+     * else enough splits for about two CTAs per SM, but none shorter than 256 input features. A function of
+     * the shape and the SM count only, so results are reproducible run to run.
+     */
+    static int gemvSplits(int outFeatures, int in, int smCount) {
+        int ctas = ceil(outFeatures, GEMV_ROWS_PER_CTA);
+        if (ctas >= 2 * smCount) {
+            return 1;
+        }
+        return Math.max(1, Math.min(ceil(2L * smCount, ctas), Math.max(1, in / 256)));
+    }
+
     private static int ceil(long a, int b) {
         return (int) ((a + b - 1) / b);
     }
@@ -98,6 +130,7 @@ final class CudaLinear implements AutoCloseable {
     @Override
     public void close() {
         widened.close();
+        partials.close();
         if (cublas != null) {
             cublas.close();
         }
