@@ -36,6 +36,10 @@ final class CudaAttention implements AutoCloseable {
         int d = spec.headDim();
         checkHeadDim("attentionPrefill", d);
         int seqs = seqStarts.length - 1;
+        if (seqs > 65535) {
+            throw new IllegalArgumentException("attentionPrefill: the cuda backend takes at most 65535 sequences "
+                    + "per call (grid z), got " + seqs);
+        }
         int maxLen = 0;
         for (int s = 0; s < seqs; s++) {
             maxLen = Math.max(maxLen, seqStarts[s + 1] - seqStarts[s]);
@@ -43,6 +47,8 @@ final class CudaAttention implements AutoCloseable {
         if (maxLen == 0) {
             return;
         }
+        // Contiguous rows: the strides are the widths, multiples of 8 elements (D % 8 == 0) as the kernel's
+        // 16-byte row accesses require.
         FlashConfig c = FlashConfig.of(d);
         be.launch("flash_attn_prefill_" + sfx(q.dtype()) + "_hd" + d, (maxLen + c.blockM() - 1) / c.blockM(),
                 spec.numHeads(), seqs, c.threads(), c.smemBytes(),
