@@ -75,6 +75,7 @@ class FlashAttentionKernelTest {
         check(new Shape(DType.BF16, 64, new int[] {64, 65}, 8, 1, false, 0, false, false), 2);
         check(new Shape(DType.BF16, 96, new int[] {17, 3}, 16, 2, true, 0, true, false), 3);
         check(new Shape(DType.F16, 256, new int[] {65}, 2, 1, true, 0, true, false), 4);
+        check(new Shape(DType.BF16, 128, new int[] {130, 5}, 4, 1, true, 0, true, true), 5);
     }
 
     @Test
@@ -85,6 +86,10 @@ class FlashAttentionKernelTest {
         check(new Shape(DType.F16, 128, new int[] {130}, 2, 1, false, 200, true, false), 14);
         check(new Shape(DType.BF16, 128, new int[] {1, 63, 0}, 4, 4, true, 1000, false, true), 15);
         check(new Shape(DType.BF16, 256, new int[] {70, 17}, 2, 2, false, 1, true, true), 16);
+        // Windows that end inside a key tile and skip whole tiles below it, over several query blocks: D = 256
+        // (32-key tiles, Q re-read from smem) and D = 64, GQA 4, next to a length-64 sequence.
+        check(new Shape(DType.F16, 256, new int[] {130}, 2, 1, true, 40, true, false), 17);
+        check(new Shape(DType.BF16, 64, new int[] {130, 64}, 8, 2, true, 70, true, true), 18);
     }
 
     private static void check(Shape sh, long seed) {
