@@ -72,6 +72,13 @@ final class CudaAttention implements AutoCloseable {
         int splits = forcedSplits > 0 ? forcedSplits
                 : DecodeSplits.splits(batch, spec.numKvHeads(), maxContext, blockSize, be.smCount());
         int splitSize = DecodeSplits.splitSize(maxContext, splits, blockSize);
+        int group = spec.groupSize();
+        int smem = DecodeSplits.smemBytes(d, group, keyCache.dtype().byteSize());
+        if (smem > be.device.smemOptIn) {
+            throw new IllegalArgumentException("attentionDecode: " + group + " query heads per KV head with head dim "
+                    + d + " and a " + keyCache.dtype() + " cache need " + smem + " bytes of shared memory per CTA, "
+                    + "more than this device's " + be.device.smemOptIn);
+        }
         CUdeviceptr partialOut = Kernel.NULL;
         CUdeviceptr partialMaxSum = Kernel.NULL;
         if (splits > 1) {
@@ -85,15 +92,15 @@ final class CudaAttention implements AutoCloseable {
         int[] tables = blockTables.length == (long) batch * maxBlocksPerSeq ? blockTables
                 : java.util.Arrays.copyOf(blockTables, batch * maxBlocksPerSeq);
         be.launch("paged_attn_decode_" + sfx(q.dtype()) + "_" + sfx(keyCache.dtype()) + "_hd" + d,
-                spec.numKvHeads(), batch, splits, PagedConfig.threads(d), PagedConfig.smemBytes(d, spec.groupSize()),
+                spec.numKvHeads(), batch, splits, DecodeSplits.threads(group), smem,
                 be.ptr(q), be.ptr(keyCache), be.ptr(valueCache), be.ints.of(tables), maxBlocksPerSeq,
                 be.ints.of(contextLens), blockSize, spec.numHeads(), spec.numKvHeads(), spec.qWidth(), spec.scale(),
                 spec.causal() ? 1 : 0, spec.window(), splits, splitSize, be.ptr(out), be.ptr(lse), partialOut,
                 partialMaxSum);
         if (splits > 1) {
-            be.launch("paged_attn_reduce_" + sfx(q.dtype()), spec.numHeads(), batch, 1, 128, 0,
-                    partialOut, partialMaxSum, be.ints.of(contextLens), spec.numHeads(), d, splits, splitSize,
-                    be.ptr(out), be.ptr(lse));
+            be.launch("paged_attn_reduce_" + sfx(q.dtype()), spec.numHeads(), batch, 1, DecodeSplits.REDUCE_THREADS,
+                    DecodeSplits.reduceSmemBytes(splits), partialOut, partialMaxSum, be.ints.of(contextLens),
+                    spec.numHeads(), d, splits, splitSize, be.ptr(out), be.ptr(lse));
         }
     }
 
