@@ -43,7 +43,8 @@
 //     threads < 32: block-table lookup of tile t+2's keys -> rows[t&1] (its integer division and dependent
 //                   global read stay off the copy path; used after two more barriers)
 //     QK:  task (g, j) per thread (j = key, g = head): s = sum_d qs[g][d] * k[j][d] (fp32; q staged in smem
-//          as fp32 pre-scaled by scale*log2 e, read as broadcast float4), -> S[g][j]           __syncthreads
+//          as fp32 pre-scaled by scale*log2 e, read as broadcast float4), -> S[g][j]  (no barrier: the
+//          thread that writes S[g][j] is the one that reads it next, see the loop)
 //     softmax: warp w takes heads w, w + warps, ...; lane = key: tile max (shuffles), m' = max(m, tile max),
 //          p = 2^(s - m'), alpha = 2^(m - m'), l = l*alpha + sum p  -> P[g][j] (in place of S) __syncthreads
 //     PV:  task (g, dim pair) per thread, fixed for the whole kernel: O[g][2k..2k+1] = alpha*O + sum_j P v
@@ -276,7 +277,8 @@ __device__ __forceinline__ void paged_decode_impl(const A* q, const C* keyCache,
             }
             ss[g * kSPitch + j] = acc0 + acc1;
         }
-        __syncthreads();
+        // No barrier: with blockDim % 32 == 0 and kTile == 32, score (g, j) = task tid + k*blockDim is
+        // (warp + k*warps, lane), exactly the (head, lane) that reads it in the softmax loop below.
 
         for (int g = warp; g < G; g += warps) {
             const float s = lane < valid ? ss[g * kSPitch + lane] : neg_inf();
