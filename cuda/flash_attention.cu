@@ -64,13 +64,7 @@
 #include <stdint.h>
 
 #include "attnrt_mma.cuh"
-
-// g++ (the emulator build) warns on the unknown pragma; nvcc gets it.
-#ifdef ATTNRT_EMU
-#define ATTNRT_UNROLL
-#else
-#define ATTNRT_UNROLL _Pragma("unroll")
-#endif
+#include "attnrt_elem.cuh"
 
 namespace {
 

@@ -53,25 +53,11 @@
 #include <string.h>
 
 #include "attnrt_mma.cuh"
-
-// g++ (the emulator build) warns on the unknown pragma; nvcc gets it.
-#ifdef ATTNRT_EMU
-#define ATTNRT_UNROLL
-#else
-#define ATTNRT_UNROLL _Pragma("unroll")
-#endif
+#include "attnrt_elem.cuh"
 
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 // Two adjacent outputs (p[0], p[1]) of one row. `pair`: both exist and p is aligned to 2 elements (one
 // access); otherwise element by element, p[1] only when `second`.

@@ -49,13 +49,7 @@
 #include <cuda_bf16.h>
 #include <stdint.h>
 #include <string.h>
-
-// g++ (the emulator build) warns on the unknown pragma; nvcc gets it.
-#ifdef ATTNRT_EMU
-#define ATTNRT_UNROLL
-#else
-#define ATTNRT_UNROLL _Pragma("unroll")
-#endif
+#include "attnrt_elem.cuh"
 
 namespace {
 
@@ -66,14 +60,6 @@ constexpr int kRowsPerCta = kRowsPerWarp * kThreads / 32;
 constexpr int kMaxTokens = 8;
 constexpr int kSteps = 2;  // chunk steps whose loads are issued before their FMAs
 static_assert(kMaxTokens * kRowsPerWarp == 32, "the transposing reduction hands one value to each lane");
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 // Eight consecutive elements as raw 16-byte words (one for 16-bit types, two for f32): loads are issued
 // into these and converted only when used, so they stay in flight together.

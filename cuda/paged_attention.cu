@@ -78,13 +78,7 @@
 #include <string.h>
 
 #include "attnrt_mma.cuh"
-
-// g++ (the emulator build) warns on the unknown pragma; nvcc gets it.
-#ifdef ATTNRT_EMU
-#define ATTNRT_UNROLL
-#else
-#define ATTNRT_UNROLL _Pragma("unroll")
-#endif
+#include "attnrt_elem.cuh"
 
 namespace {
 
@@ -95,26 +89,6 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-// Eight consecutive elements through 16-byte shared-memory reads; p must be 16-byte aligned.
-template <typename T> __device__ __forceinline__ void load8(const T* p, float (&v)[8]) {
-    constexpr int kPer = 16 / sizeof(T);
-    ATTNRT_UNROLL
-    for (int h = 0; h < 8 / kPer; ++h) {
-        const uint4 raw = *reinterpret_cast<const uint4*>(p + h * kPer);
-        T e[kPer];
-        memcpy(static_cast<void*>(e), &raw, 16);
-        ATTNRT_UNROLL
-        for (int i = 0; i < kPer; ++i) v[h * kPer + i] = to_f(e[i]);
-    }
-}
 
 // Two consecutive elements (one 4- or 8-byte read); p aligned to the pair.
 template <typename T> __device__ __forceinline__ float2 load2(const T* p) {
