@@ -22,13 +22,14 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import jcuda.CudaException;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
-import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -44,7 +45,11 @@ final class CudaDevice implements AutoCloseable {
     final long totalMemory;
     final boolean emulated;
     private final CUcontext context;
+    private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z_][A-Za-z0-9_$]*)\\s*\\(");
+
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
+    /** Which module defines each kernel, from the PTX's {@code .entry} lines: lookups never probe the others. */
+    private final Map<String, CUmodule> moduleOfKernel = new HashMap<>();
     private final Map<String, Kernel> kernels = new HashMap<>();
     private boolean closed;
 
@@ -128,6 +133,10 @@ final class CudaDevice implements AutoCloseable {
                     + "): the PTX may be newer than this driver supports; rebuild with the toolkit matching it");
         }
         modules.put(module, m);
+        Matcher entry = ENTRY.matcher(new String(ptx, StandardCharsets.US_ASCII));
+        while (entry.find()) {
+            moduleOfKernel.put(entry.group(1), m);
+        }
     }
 
     private static byte[] readPtx(String module) {
@@ -148,18 +157,13 @@ final class CudaDevice implements AutoCloseable {
         if (k != null) {
             return k;
         }
-        JCudaDriver.setExceptionsEnabled(false);
-        try {
-            for (CUmodule m : modules.values()) {
-                CUfunction f = new CUfunction();
-                if (cuModuleGetFunction(f, m, kernelName) == CUresult.CUDA_SUCCESS) {
-                    k = new Kernel(kernelName, f, smemOptIn);
-                    kernels.put(kernelName, k);
-                    return k;
-                }
-            }
-        } finally {
-            JCudaDriver.setExceptionsEnabled(true);
+        CUmodule m = moduleOfKernel.get(kernelName);
+        if (m != null) {
+            CUfunction f = new CUfunction();
+            cuModuleGetFunction(f, m, kernelName);
+            k = new Kernel(kernelName, f, smemOptIn);
+            kernels.put(kernelName, k);
+            return k;
         }
         throw new CudaKernelException("no kernel " + kernelName + " in the PTX modules " + modules.keySet());
     }
