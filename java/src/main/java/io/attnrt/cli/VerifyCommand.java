@@ -4,9 +4,9 @@ import io.attnrt.backend.Backend;
 import io.attnrt.backend.select.BackendChoice;
 import io.attnrt.backend.select.Backends;
 import io.attnrt.backend.reference.ReferenceBackend;
+import io.attnrt.verify.DeviceOpSuite;
 import io.attnrt.verify.OpCase;
 import io.attnrt.verify.OpResult;
-import io.attnrt.verify.DeviceOpSuite;
 import io.attnrt.verify.OpSuite;
 import java.io.PrintWriter;
 import java.util.List;
@@ -32,25 +32,13 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--failures-only", description = "print only the failing rows")
     boolean failuresOnly;
 
-    private static List<OpCase> concat(List<OpCase> a, List<OpCase> b) {
-        List<OpCase> all = new java.util.ArrayList<>(a);
-        all.addAll(b);
-        return all;
-    }
-
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         BackendChoice choice = Backends.create(backend);
-        List<OpCase> cases = quick ? OpSuite.quick() : OpSuite.standard();
-        if (choice.backend().name().equals("cuda")) {
-            // Device kernels have variants the CPU sweep does not name (head dims 96/256, block sizes, GEMV vs GEMM).
-            java.util.Map<String, OpCase> all = new java.util.LinkedHashMap<>();
-            for (OpCase c : quick ? DeviceOpSuite.cases() : concat(OpSuite.standard(), DeviceOpSuite.cases())) {
-                all.putIfAbsent(c.op() + " " + c.shape(), c);
-            }
-            cases = List.copyOf(all.values());
-        }
+        // A device backend has kernel variants the CPU sweep does not name (head dims 96/256, GEMV vs GEMM).
+        boolean device = choice.backend().name().equals("cuda");
+        List<OpCase> cases = device ? DeviceOpSuite.forDevice(quick) : quick ? OpSuite.quick() : OpSuite.standard();
         try (Backend candidate = choice.backend(); Backend reference = new ReferenceBackend()) {
             out.printf("verify: %s against reference, %d cases%n", candidate.description(), cases.size());
             String fmt = "%-18s %-58s %11s %11s  %s%n";
