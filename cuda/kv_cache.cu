@@ -28,49 +28,9 @@
 #include <cuda_bf16.h>
 #include <stdint.h>
 #include <string.h>
-
-// g++ (the emulator build) warns on the unknown pragma; nvcc gets it.
-#ifdef ATTNRT_EMU
-#define ATTNRT_UNROLL
-#else
-#define ATTNRT_UNROLL _Pragma("unroll")
-#endif
+#include "attnrt_elem.cuh"
 
 namespace {
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-template <typename T> __device__ __forceinline__ void load8(const T* p, float (&v)[8]) {
-    constexpr int kPer = 16 / sizeof(T);
-    ATTNRT_UNROLL
-    for (int h = 0; h < 8 / kPer; ++h) {
-        const uint4 raw = *reinterpret_cast<const uint4*>(p + h * kPer);
-        T e[kPer];
-        memcpy(static_cast<void*>(e), &raw, 16);
-        ATTNRT_UNROLL
-        for (int i = 0; i < kPer; ++i) v[h * kPer + i] = to_f(e[i]);
-    }
-}
-template <typename T> __device__ __forceinline__ void store8(T* p, const float (&v)[8]) {
-    constexpr int kPer = 16 / sizeof(T);
-    ATTNRT_UNROLL
-    for (int h = 0; h < 8 / kPer; ++h) {
-        T e[kPer];
-        ATTNRT_UNROLL
-        for (int i = 0; i < kPer; ++i) e[i] = from_f<T>(v[h * kPer + i]);
-        uint4 raw;
-        memcpy(&raw, static_cast<const void*>(e), 16);
-        *reinterpret_cast<uint4*>(p + h * kPer) = raw;
-    }
-}
-
-__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <typename A, typename C>
 __device__ __forceinline__ void copy_row(const A* src, C* dst, int width) {

@@ -60,6 +60,7 @@ inputs_hash=$( {
   cat "$kernels_script"
   find "$root/cuda" -type f | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done
   g++ --version; gcc --version
+  echo "ATTNRT_EMU_SANITIZE=${ATTNRT_EMU_SANITIZE:-}"
 } | sha256sum | cut -d' ' -f1 )
 outputs=(libcuda.so.1 libcublas.so.12 libattnrt_kernels.so libattnrt_selftest.so test/libattnrt_emu_bindnow_canary.so)
 up_to_date=true

@@ -5,7 +5,7 @@
 #                                              emulator's own tests, cuda/emu/test/run.sh)
 # Each .cu is compiled by g++ as C++17 with cuda/emu/attnrt_emu.h force-included, so the kernels
 # nvcc turns into PTX also run on the CPU. The library exports the C ABI of cuda/emu/attnrt_emu_abi.h
-# (attnrt_emu_kernel_table, attnrt_emu_seed) and nothing else.
+# (attnrt_emu_kernel_table, attnrt_emu_seed, attnrt_emu_set_describer) and nothing else.
 #
 # Per .cu a translation unit is generated that holds the source, with two mechanical rewrites, and
 # one registration line per kernel:
@@ -19,7 +19,10 @@
 #
 # The CUDA headers (cuda_fp16.h, cuda_bf16.h, vector_types.h) come from $CUDA_HOME/include, the
 # directory of nvcc on PATH, or /usr/local/cuda/include. Environment: CXX (default g++),
-# ATTNRT_EMU_CXXFLAGS (extra flags, e.g. -DATTNRT_EMU_USE_UCONTEXT or -O0 -g).
+# ATTNRT_EMU_CXXFLAGS (extra flags, e.g. -DATTNRT_EMU_USE_UCONTEXT or -O0 -g),
+# ATTNRT_EMU_SANITIZE=undefined (UBSan without -fwrapv: a signed 32-bit overflow in kernel index math, a
+# shift past the width, a misaligned pointer... stops the process with file:line on stderr; see
+# cuda/emu/EMULATED_DEVICE.md for how to run the tests that way; not for CI, it is slower).
 set -euo pipefail
 program=0
 if [ "${1:-}" = "--program" ]; then program=1; shift; fi
@@ -50,9 +53,19 @@ keep=${ATTNRT_EMU_KEEP:-}
 
 # -fno-strict-aliasing: kernels pun registers (uint32_t <-> __half2) the way nvcc allows.
 # -fwrapv: integer overflow wraps as it does on the GPU.
-flags=(-std=c++17 -O2 -fPIC -pthread -fno-strict-aliasing -fwrapv -Wall -Wno-unused-function
+flags=(-std=c++17 -O2 -fPIC -pthread -fno-strict-aliasing -Wall -Wno-unused-function
        -Wno-unused-variable -Wno-unused-but-set-variable
        -I"$emu_dir" -I"$shared_include" -I"$cuda_include")
+link_flags=()
+case "${ATTNRT_EMU_SANITIZE:-}" in
+  "") flags+=(-fwrapv) ;;
+  undefined)
+    # Without -fwrapv, so that signed overflow is undefined and reported (on the GPU it wraps silently,
+    # which is exactly the index bug to find). -fno-sanitize-recover: the first report ends the process.
+    flags+=(-fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
+    link_flags+=(-fsanitize=undefined) ;;
+  *) echo "emu-kernels.sh: ATTNRT_EMU_SANITIZE=$ATTNRT_EMU_SANITIZE: only 'undefined' is supported" >&2; exit 2 ;;
+esac
 # shellcheck disable=SC2206
 extra=(${ATTNRT_EMU_CXXFLAGS:-})
 
@@ -137,15 +150,15 @@ for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 [ $failed -eq 0 ] || { echo "emu-kernels.sh: compilation failed" >&2; exit 1; }
 
 cat > "$work/exports.map" <<'EOF'
-{ global: attnrt_emu_kernel_table; attnrt_emu_seed; local: *; };
+{ global: attnrt_emu_kernel_table; attnrt_emu_seed; attnrt_emu_set_describer; local: *; };
 EOF
 mkdir -p "$(dirname "$out")"
 if [ $program -eq 1 ]; then
-  "$cxx" -pthread -o "$out.tmp" "${objects[@]}" "$work/runtime.o"
+  "$cxx" -pthread "${link_flags[@]}" -o "$out.tmp" "${objects[@]}" "$work/runtime.o"
   mv -f "$out.tmp" "$out"
   exit 0
 fi
 # nodelete: worker threads of the library stay parked after a launch, so it must never be unmapped.
-"$cxx" -shared -pthread -o "$out.tmp" "${objects[@]}" "$work/runtime.o" \
+"$cxx" -shared -pthread "${link_flags[@]}" -o "$out.tmp" "${objects[@]}" "$work/runtime.o" \
   -Wl,--version-script="$work/exports.map" -Wl,-z,nodelete -Wl,--no-undefined
 mv -f "$out.tmp" "$out"

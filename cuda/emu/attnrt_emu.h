@@ -14,7 +14,14 @@
 //     reads stale data instead of passing by luck;
 //   * warp collectives (shuffles, votes, __syncwarp, ldmatrix, mma) wait for every lane named in the
 //     mask, then exchange through a per-warp slot; misuse (caller not in the mask, a named lane that
-//     exited, two lanes at different collectives) stops the launch with a message.
+//     exited, two lanes at different collectives, or a shuffle / vote whose lanes come from different
+//     source lines) stops the launch with a message;
+//   * __activemask() parks the lane until no lane of its warp can run any more, then returns the lanes
+//     parked at the same source line: the lanes that reached that call together, never 0xffffffff by
+//     default;
+//   * a SIGSEGV/SIGBUS in a kernel fiber (a guard page of the driver's allocations, a fiber stack
+//     overflow) aborts the launch with ATTNRT_EMU_ILLEGAL_ADDRESS and a line naming block, thread and
+//     address.
 //
 // Storage mapping:
 //   __shared__ T x[N];        -> thread_local (block-scope thread_local is implicitly static): one copy
@@ -115,13 +122,19 @@ enum CollectiveKind : int {
 // i * kSlotBytes); *valid receives the mask of lanes that contributed. The slots stay valid until
 // this lane's next collective.
 constexpr unsigned kSlotBytes = 64;
+// Where a collective or __activemask was called from (source file and line; file null: anywhere).
+struct Site {
+    const char* file;
+    int line;
+};
+#define ATTNRT_EMU_HERE (::attnrt_emu::Site{__FILE__, __LINE__})
 const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const void* payload,
-                                     unsigned bytes, unsigned* valid);
+                                     unsigned bytes, unsigned* valid, Site site = Site{nullptr, 0});
 
 void syncthreads();
 int syncthreads_reduce(int predicate, int op);  // op: 0 count, 1 and, 2 or
 void yield();                                   // a scheduling point without a barrier
-unsigned active_mask();
+unsigned active_mask(Site site);
 void* dynamic_smem();
 // Called (by code emu-kernels.sh inserts) after each block-scope __shared__ declaration: the first call
 // per block and variable fills it with 0xFF bytes.
@@ -214,7 +227,7 @@ inline void __threadfence_system() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 // Fibers are not preempted: a spin-wait inside a block must contain a scheduling point, and
 // __nanosleep is one.
 inline void __nanosleep(unsigned) { attnrt_emu::yield(); }
-inline unsigned __activemask() { return attnrt_emu::active_mask(); }
+#define __activemask() (::attnrt_emu::active_mask(ATTNRT_EMU_HERE))
 [[noreturn]] inline void __trap() { attnrt_emu::fault("__trap() called"); }
 [[noreturn]] inline void __brkpt() { attnrt_emu::fault("__brkpt() called"); }
 inline size_t __cvta_generic_to_shared(const void* p) { return reinterpret_cast<size_t>(p); }
@@ -242,11 +255,11 @@ inline int shfl_source(int mode, int lane, int b, int width) {
 }
 
 template <typename T>
-inline T shfl(unsigned mask, T var, int mode, CollectiveKind kind, int b, int width) {
+inline T shfl(Site site, unsigned mask, T var, int mode, CollectiveKind kind, int b, int width) {
     static_assert(sizeof(T) <= kSlotBytes, "shuffle operand too large");
     static_assert(std::is_trivially_copyable<T>::value, "shuffle operand must be trivially copyable");
     unsigned valid;
-    const unsigned char* slots = warp_collective(mask, kind, &var, sizeof(T), &valid);
+    const unsigned char* slots = warp_collective(mask, kind, &var, sizeof(T), &valid, site);
     const int src = shfl_source(mode, static_cast<int>(tls_thread->lane), b, width);
     // Reading a lane that did not take part is undefined on the GPU: give it a loud value.
     if (!(valid >> src & 1u)) return poison<T>();
@@ -256,29 +269,37 @@ inline T shfl(unsigned mask, T var, int mode, CollectiveKind kind, int b, int wi
 }
 }  // namespace attnrt_emu
 
+// The CUDA names are macros so that each call carries its source line: lanes that meet at one shuffle
+// from different lines (divergent branches each with its own __shfl_sync) are reported, not paired.
+namespace attnrt_emu {
 template <typename T>
-inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = 32) {
-    return attnrt_emu::shfl(mask, var, 0, attnrt_emu::kShflIdx, src_lane, width);
+inline T shfl_idx_at(Site site, unsigned mask, T var, int src_lane, int width = 32) {
+    return shfl(site, mask, var, 0, kShflIdx, src_lane, width);
 }
 template <typename T>
-inline T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = 32) {
-    return attnrt_emu::shfl(mask, var, 1, attnrt_emu::kShflUp, static_cast<int>(delta), width);
+inline T shfl_up_at(Site site, unsigned mask, T var, unsigned delta, int width = 32) {
+    return shfl(site, mask, var, 1, kShflUp, static_cast<int>(delta), width);
 }
 template <typename T>
-inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = 32) {
-    return attnrt_emu::shfl(mask, var, 2, attnrt_emu::kShflDown, static_cast<int>(delta), width);
+inline T shfl_down_at(Site site, unsigned mask, T var, unsigned delta, int width = 32) {
+    return shfl(site, mask, var, 2, kShflDown, static_cast<int>(delta), width);
 }
 template <typename T>
-inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32) {
-    return attnrt_emu::shfl(mask, var, 3, attnrt_emu::kShflXor, lane_mask, width);
+inline T shfl_xor_at(Site site, unsigned mask, T var, int lane_mask, int width = 32) {
+    return shfl(site, mask, var, 3, kShflXor, lane_mask, width);
 }
+}  // namespace attnrt_emu
+#define __shfl_sync(...) ::attnrt_emu::shfl_idx_at(ATTNRT_EMU_HERE, __VA_ARGS__)
+#define __shfl_up_sync(...) ::attnrt_emu::shfl_up_at(ATTNRT_EMU_HERE, __VA_ARGS__)
+#define __shfl_down_sync(...) ::attnrt_emu::shfl_down_at(ATTNRT_EMU_HERE, __VA_ARGS__)
+#define __shfl_xor_sync(...) ::attnrt_emu::shfl_xor_at(ATTNRT_EMU_HERE, __VA_ARGS__)
 
 // ---- votes, match, reduce -----------------------------------------------------------------------------
 namespace attnrt_emu {
 // Bits of the lanes that took part with a non-zero predicate; *valid receives the lanes that took part.
-inline unsigned vote(unsigned mask, int predicate, unsigned* valid) {
+inline unsigned vote(unsigned mask, int predicate, unsigned* valid, Site site = Site{nullptr, 0}) {
     const int mine = predicate != 0;
-    const unsigned char* slots = warp_collective(mask, kVote, &mine, sizeof mine, valid);
+    const unsigned char* slots = warp_collective(mask, kVote, &mine, sizeof mine, valid, site);
     unsigned bits = 0;
     for (int l = 0; l < 32; ++l) {
         int v;
@@ -290,9 +311,14 @@ inline unsigned vote(unsigned mask, int predicate, unsigned* valid) {
 }
 }  // namespace attnrt_emu
 
-inline unsigned __ballot_sync(unsigned mask, int predicate) { unsigned v; return attnrt_emu::vote(mask, predicate, &v); }
-inline int __any_sync(unsigned mask, int predicate) { unsigned v; return attnrt_emu::vote(mask, predicate, &v) != 0; }
-inline int __all_sync(unsigned mask, int predicate) { unsigned v; return attnrt_emu::vote(mask, predicate, &v) == v; }
+namespace attnrt_emu {
+inline unsigned ballot_at(Site s, unsigned mask, int predicate) { unsigned v; return vote(mask, predicate, &v, s); }
+inline int any_at(Site s, unsigned mask, int predicate) { unsigned v; return vote(mask, predicate, &v, s) != 0; }
+inline int all_at(Site s, unsigned mask, int predicate) { unsigned v; return vote(mask, predicate, &v, s) == v; }
+}  // namespace attnrt_emu
+#define __ballot_sync(...) ::attnrt_emu::ballot_at(ATTNRT_EMU_HERE, __VA_ARGS__)
+#define __any_sync(...) ::attnrt_emu::any_at(ATTNRT_EMU_HERE, __VA_ARGS__)
+#define __all_sync(...) ::attnrt_emu::all_at(ATTNRT_EMU_HERE, __VA_ARGS__)
 
 namespace attnrt_emu {
 template <typename T, typename Op>

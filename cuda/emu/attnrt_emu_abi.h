@@ -5,10 +5,13 @@
  * TEST TARGET ONLY: the emulated device exists so kernels can be checked against a CPU
  * reference on machines without a GPU. It is never used in production.
  *
- * A kernel library exports exactly two symbols: attnrt_emu_kernel_table and attnrt_emu_seed.
+ * A kernel library exports attnrt_emu_kernel_table and attnrt_emu_seed, and may export
+ * attnrt_emu_set_describer (libraries built by emu-kernels.sh do; the driver calls it when present).
  */
 #ifndef ATTNRT_EMU_ABI_H
 #define ATTNRT_EMU_ABI_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +26,10 @@ extern "C" {
    warp-collective misuse, barrier deadlock): map to CUDA_ERROR_LAUNCH_FAILED. The library has
    printed the reason to stderr, prefixed "attnrt-emu:". */
 #define ATTNRT_EMU_FAULT 2
+/* A kernel fiber touched memory it may not (SIGSEGV/SIGBUS: a guard page next to an allocation, an unmapped
+   or freed address, a fiber stack overflow): map to CUDA_ERROR_ILLEGAL_ADDRESS, sticky for the context. The
+   library has printed one line naming the kernel, block, thread and address to stderr ("attnrt-emu:"). */
+#define ATTNRT_EMU_ILLEGAL_ADDRESS 3
 
 /* Runs the WHOLE grid synchronously: blocks spread over worker threads, the threads of a block
    as cooperative fibers. kernel_params follows cuLaunchKernel: kernel_params[i] points at the
@@ -47,6 +54,13 @@ const attnrt_emu_kernel* attnrt_emu_kernel_table(int* count);
    "attnrt-emu: fiber-order seed N (LIBRARY)"; rerun with ATTNRT_EMU_SEED=N to reproduce an order
    (the order of each block depends on the seed, the launch's index in the process and the block). */
 unsigned long long attnrt_emu_seed(void);
+
+/* Writes into out (len bytes, NUL-terminated) where address lies relative to the nearest live allocation of
+   the device. Provided by the driver; called on the worker thread of a faulting kernel fiber. */
+typedef void (*attnrt_emu_describe_fn)(const void* address, char* out, size_t len);
+
+/* Optional export: the driver hands over its describer right after dlopen. */
+void attnrt_emu_set_describer(attnrt_emu_describe_fn describe);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,17 @@
 // it is kept only as the portable fallback). The scheduler of a block draws the next runnable fiber
 // at random whenever the running one reaches a synchronization point, so two runs with different
 // seeds interleave the threads between barriers differently.
+//
+// Illegal addresses: every worker has an alternate signal stack and the library a SIGSEGV/SIGBUS handler
+// (installed at the first launch, chaining to the previous one, which is the JVM's). A fault on a worker
+// while one of its kernel fibers runs cannot be resumed, but it need not be: the handler records the fault
+// and switches from the signal frame straight to the block's scheduler, exactly as fault() does from a
+// fiber. That is sound because (1) the handler runs on the alternate stack, so a fiber stack overflow is
+// caught too, and the abandoned signal frame is reused at the next signal (the kernel decides "on the
+// alternate stack" from the stack pointer alone); (2) SA_NODEFER and an empty sa_mask leave the thread's
+// signal mask as it was, so nothing stays blocked without the sigreturn; (3) an aborted block's fibers are
+// never resumed and their stacks are rebuilt at the next block; (4) a fiber holds no lock of the runtime or
+// of libc while it runs kernel code or the memcpy of cp.async / ldmatrix. Every other fault is chained.
 #include "attnrt_emu.h"
 
 #include <atomic>
@@ -20,6 +31,8 @@
 #include <vector>
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -71,7 +84,11 @@ constexpr unsigned kCanaryBytes = 4096;
 constexpr unsigned char kPoisonByte = 0xff;   // NaN for f32/f16/bf16, -1 for integers
 constexpr unsigned char kCanaryByte = 0xa5;
 
-enum FiberState { kRunnable, kAtBarrier, kAtWarpCollective, kExited };
+enum FiberState { kRunnable, kAtBarrier, kAtWarpCollective, kAtActiveMask, kExited };
+
+bool same_site(Site a, Site b) {
+    return a.line == b.line && (a.file == b.file || (a.file && b.file && std::strcmp(a.file, b.file) == 0));
+}
 
 struct CollBuf {
     alignas(16) unsigned char slots[32 * kSlotBytes];
@@ -86,11 +103,14 @@ struct Group {
     int kind;
     unsigned bytes;
     CollBuf* buf;
+    Site site;
 };
 
 struct Warp {
     unsigned existing = 0;
     unsigned exited = 0;
+    unsigned active = 0;      // lanes that are running or runnable (not parked, not exited)
+    unsigned am_waiting = 0;  // lanes parked in __activemask
     Group groups[32];
     int ngroups = 0;
     std::vector<std::unique_ptr<CollBuf>> pool;
@@ -121,6 +141,8 @@ struct Fiber {
     size_t stack_size = 0;
     FiberState state = kRunnable;
     CollBuf* held = nullptr;
+    Site am_site{nullptr, 0};
+    unsigned am_result = 0;
     std::vector<CpAsyncOp> cp_ops;
     int cp_next_group = 0;
 };
@@ -136,6 +158,7 @@ struct LaunchState {
     uint64_t launch_index;
     std::atomic<uint64_t> next_block{0};
     std::atomic<bool> failed{false};
+    bool illegal_address = false;  // under fault_mutex: the first fault was a memory access
     std::mutex fault_mutex;
     std::string fault_message;
 };
@@ -188,6 +211,8 @@ struct Executor {
     int barrier_result = 0;
     Rng rng{0};
     bool aborted = false;
+    bool in_fiber = false;                // a kernel fiber runs now (not the scheduler): its faults are ours
+    bool yielded = false;                 // the fiber that just ran gave way in a spin-wait (__nanosleep)
     bool sequential = false;              // tests only: run fibers in thread order, no shuffle
     std::vector<void*> shared_seen;       // static __shared__ variables poisoned in this block
     Fiber* current = nullptr;
@@ -201,6 +226,20 @@ struct Executor {
             std::abort();
         }
         dyn_smem = static_cast<unsigned char*>(p);
+        // The worker's alternate signal stack: the SIGSEGV handler must run even when a fiber's stack is full.
+        const size_t alt = 64 * 1024;
+        void* a = mmap(nullptr, alt, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (a == MAP_FAILED) {
+            std::fprintf(stderr, "attnrt-emu: cannot map an alternate signal stack\n");
+            std::abort();
+        }
+        stack_t ss{};
+        ss.ss_sp = a;
+        ss.ss_size = alt;
+        if (sigaltstack(&ss, nullptr) != 0) {
+            std::fprintf(stderr, "attnrt-emu: sigaltstack failed\n");
+            std::abort();
+        }
     }
 
     void ensure_fibers(unsigned n) {
@@ -243,8 +282,33 @@ struct Executor {
 
 __thread Executor* tls_exec = nullptr;
 
+// The workers' executors by thread, for the SIGSEGV handler: it runs on every thread of the JVM (Java's own
+// faults pass through it), where reading tls_exec could allocate the library's dynamic TLS block, and
+// initial-exec TLS is not available to a library with this much thread_local (static __shared__) data.
+constexpr unsigned kMaxWorkers = 1024;
+std::atomic<unsigned> g_nworkers{0};
+pthread_t g_worker_threads[kMaxWorkers];
+std::atomic<Executor*> g_worker_execs[kMaxWorkers];
+
+Executor* executor_of_this_thread() {
+    const unsigned n = std::min(g_nworkers.load(std::memory_order_acquire), kMaxWorkers);
+    const pthread_t self = pthread_self();
+    for (unsigned i = 0; i < n; ++i) {
+        Executor* e = g_worker_execs[i].load(std::memory_order_acquire);
+        if (e != nullptr && pthread_equal(g_worker_threads[i], self)) return e;
+    }
+    return nullptr;
+}
+
 Executor& exec() {
-    if (!tls_exec) tls_exec = new Executor();  // one per worker thread, kept for its lifetime
+    if (!tls_exec) {
+        tls_exec = new Executor();  // one per worker thread, kept for its lifetime
+        const unsigned slot = g_nworkers.fetch_add(1);
+        if (slot < kMaxWorkers) {
+            g_worker_threads[slot] = pthread_self();
+            g_worker_execs[slot].store(tls_exec, std::memory_order_release);
+        }
+    }
     return *tls_exec;
 }
 
@@ -260,11 +324,13 @@ Executor& exec_in_fiber(const char* what) {
 void switch_to_fiber(Executor& e, Fiber& f) {
     e.current = &f;
     tls_thread = &f.regs;
+    e.in_fiber = true;
 #ifdef ATTNRT_EMU_UCONTEXT
     swapcontext(&e.sched_uc, &f.uc);
 #else
     attnrt_emu_ctx_switch(&e.sched_sp, f.sp);
 #endif
+    e.in_fiber = false;
 }
 
 void switch_to_scheduler(Executor& e, Fiber& f) {
@@ -276,13 +342,23 @@ void switch_to_scheduler(Executor& e, Fiber& f) {
 }
 
 void make_runnable(Executor& e, Fiber& f) {
+    if (f.state != kRunnable) ++e.warps[f.regs.warp].active;
     f.state = kRunnable;
     e.runnable.push_back(f.regs.linear);
 }
 
-void record_fault(LaunchState& l, const std::string& message) {
+// The running fiber stops being runnable (waits somewhere or exits).
+void park(Executor& e, Fiber& f, FiberState state) {
+    if (f.state == kRunnable) --e.warps[f.regs.warp].active;
+    f.state = state;
+}
+
+void record_fault(LaunchState& l, const std::string& message, bool illegal_address = false) {
     std::lock_guard<std::mutex> lock(l.fault_mutex);
-    if (l.fault_message.empty()) l.fault_message = message;
+    if (l.fault_message.empty()) {
+        l.fault_message = message;
+        l.illegal_address = illegal_address;
+    }
     l.failed.store(true);
 }
 
@@ -452,9 +528,31 @@ void fiber_exit(Executor& e, Fiber& f) {
             fault("lane %u exited while lanes 0x%08x of its warp wait for it at a warp collective with mask 0x%08x",
                   f.regs.lane, g.arrived, g.mask);
     }
-    f.state = kExited;
+    park(e, f, kExited);
     --e.alive;
     if (e.at_barrier > 0 && e.at_barrier == e.alive) release_barrier(e);
+}
+
+// Every lane of warp w is parked or exited (or the one that ran spins): the lanes parked in __activemask
+// learn which of them reached the same call together.
+void resolve_active_mask(Executor& e, unsigned warp) {
+    Warp& w = e.warps[warp];
+    unsigned left = w.am_waiting;
+    w.am_waiting = 0;
+    while (left) {
+        const unsigned first = static_cast<unsigned>(__builtin_ctz(left));
+        const Site site = e.fibers[warp * 32 + first]->am_site;
+        unsigned together = 0;
+        for (unsigned l = first; l < 32; ++l)
+            if ((left >> l & 1u) && same_site(e.fibers[warp * 32 + l]->am_site, site)) together |= 1u << l;
+        left &= ~together;
+        for (unsigned l = 0; l < 32; ++l) {
+            if (!(together >> l & 1u)) continue;
+            Fiber& f = *e.fibers[warp * 32 + l];
+            f.am_result = together;
+            make_runnable(e, f);
+        }
+    }
 }
 
 void fiber_main() {
@@ -476,12 +574,30 @@ void deadlock(Executor& e) {
         barrier += e.fibers[i]->state == kAtBarrier;
         warp += e.fibers[i]->state == kAtWarpCollective;
     }
+    // Name the first warp collective that waits for lanes that went elsewhere: the usual culprit.
+    std::string detail;
+    for (unsigned wi = 0; wi < e.warps.size() && wi * 32 < e.nthreads && detail.empty(); ++wi) {
+        const Warp& w = e.warps[wi];
+        for (int g = 0; g < w.ngroups; ++g) {
+            const unsigned missing = w.groups[g].mask & ~w.groups[g].arrived;
+            unsigned at_barrier = 0;
+            for (unsigned l = 0; l < 32; ++l)
+                if ((missing >> l & 1u) && e.fibers[wi * 32 + l]->state == kAtBarrier) at_barrier |= 1u << l;
+            char text[256];
+            std::snprintf(text, sizeof text,
+                          "; in warp %u %s with mask 0x%08x waits for lanes 0x%08x that do not take part (0x%08x of "
+                          "them wait at __syncthreads)",
+                          wi, kind_name(w.groups[g].kind), w.groups[g].mask, missing, at_barrier);
+            detail = text;
+            break;
+        }
+    }
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "%s: deadlock: %u thread(s) wait at __syncthreads and %u at warp collectives, none can go on "
                   "(a barrier or collective not reached by every thread it waits for)",
                   where(e).c_str(), barrier, warp);
-    record_fault(*e.launch, buf);
+    record_fault(*e.launch, buf + detail);
 }
 
 void run_block(Executor& e, LaunchState& l, uint64_t linear_block, unsigned long long seed) {
@@ -497,6 +613,18 @@ void run_block(Executor& e, LaunchState& l, uint64_t linear_block, unsigned long
     tls_block = &e.block_regs;
     e.ensure_fibers(n);
     e.runnable.clear();
+    const unsigned nwarps = (n + 31) / 32;
+    if (e.warps.size() < nwarps) e.warps.resize(nwarps);
+    for (unsigned w = 0; w < nwarps; ++w) {
+        Warp& warp = e.warps[w];
+        const unsigned lanes = std::min(32u, n - w * 32);
+        warp.existing = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
+        warp.exited = 0;
+        warp.active = 0;
+        warp.am_waiting = 0;
+        warp.ngroups = 0;
+        for (auto& b : warp.pool) b->refs = 0;
+    }
     for (unsigned i = 0; i < n; ++i) {
         Fiber& f = *e.fibers[i];
         f.regs.thread_idx = make_uint3(i % bx, i / bx % by, i / (bx * by));
@@ -506,18 +634,9 @@ void run_block(Executor& e, LaunchState& l, uint64_t linear_block, unsigned long
         f.held = nullptr;
         f.cp_ops.clear();
         f.cp_next_group = 0;
+        f.state = kExited;  // whatever the previous block left; make_runnable counts it active again
         e.prepare_stack(f);
         make_runnable(e, f);
-    }
-    const unsigned nwarps = (n + 31) / 32;
-    if (e.warps.size() < nwarps) e.warps.resize(nwarps);
-    for (unsigned w = 0; w < nwarps; ++w) {
-        Warp& warp = e.warps[w];
-        const unsigned lanes = std::min(32u, n - w * 32);
-        warp.existing = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
-        warp.exited = 0;
-        warp.ngroups = 0;
-        for (auto& b : warp.pool) b->refs = 0;
     }
     e.alive = n;
     e.at_barrier = 0;
@@ -546,7 +665,10 @@ void run_block(Executor& e, LaunchState& l, uint64_t linear_block, unsigned long
         const unsigned id = e.runnable[pick];
         e.runnable[pick] = e.runnable.back();
         e.runnable.pop_back();
+        e.yielded = false;
         switch_to_fiber(e, *e.fibers[id]);
+        const Warp& ran = e.warps[id / 32];
+        if (!e.aborted && ran.am_waiting && (ran.active == 0 || e.yielded)) resolve_active_mask(e, id / 32);
         if (l.failed.load(std::memory_order_relaxed)) break;  // another block faulted: stop early
     }
     e.current = nullptr;
@@ -655,6 +777,77 @@ std::vector<attnrt_emu_kernel>& registry() {
 
 // ---- device-side functions ----------------------------------------------------------------------------
 
+namespace {
+[[noreturn]] void abort_block(Executor* e, const std::string& what, bool illegal_address) {
+    record_fault(*e->launch, where(*e) + ": " + what, illegal_address);
+    e->aborted = true;
+    Fiber& f = *e->current;
+    f.state = kExited;
+    switch_to_scheduler(*e, f);
+    std::abort();  // an aborted block's fibers are never resumed
+}
+
+attnrt_emu_describe_fn g_describe = nullptr;
+struct sigaction g_previous[2];  // SIGSEGV, SIGBUS
+
+void chain_signal(int sig, siginfo_t* info, void* context) {
+    const struct sigaction& prev = g_previous[sig == SIGBUS ? 1 : 0];
+    if (prev.sa_flags & SA_SIGINFO) {
+        if (prev.sa_sigaction != nullptr) {
+            sigset_t old;
+            pthread_sigmask(SIG_BLOCK, &prev.sa_mask, &old);
+            prev.sa_sigaction(sig, info, context);
+            pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        }
+        return;
+    }
+    if (prev.sa_handler == SIG_DFL || prev.sa_handler == SIG_IGN) {
+        signal(sig, SIG_DFL);  // the faulting instruction runs again and takes the default action
+        return;
+    }
+    prev.sa_handler(sig);
+}
+
+void on_memory_fault(int sig, siginfo_t* info, void* context) {
+    Executor* e = executor_of_this_thread();
+    if (e == nullptr || !e->in_fiber || e->current == nullptr || e->launch == nullptr) {
+        chain_signal(sig, info, context);
+        return;
+    }
+    e->in_fiber = false;  // a second fault while describing this one is not the kernel's: it is chained
+    bool write = false;
+#if defined(__x86_64__) && defined(REG_ERR)
+    write = (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;  // page-fault W bit
+#endif
+    const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+    const Fiber& f = *e->current;
+    const uintptr_t stack_lo = reinterpret_cast<uintptr_t>(f.stack_lo);
+    char text[512];
+    if (address < stack_lo && address + page_size() >= stack_lo) {
+        std::snprintf(text, sizeof text, "the thread overflowed its %zu KB fiber stack (raise ATTNRT_EMU_STACK_KB)",
+                      f.stack_size / 1024);
+    } else {
+        char described[400];
+        if (g_describe != nullptr) {
+            g_describe(info->si_addr, described, sizeof described);
+        } else {
+            std::snprintf(described, sizeof described, "%p", info->si_addr);
+        }
+        std::snprintf(text, sizeof text, "illegal %s of global memory at %s", write ? "write" : "read", described);
+    }
+    abort_block(e, text, true);
+}
+
+void install_fault_handlers() {
+    struct sigaction sa{};
+    sa.sa_sigaction = &on_memory_fault;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, &g_previous[0]);
+    sigaction(SIGBUS, &sa, &g_previous[1]);
+}
+}  // namespace
+
 void fault(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -665,12 +858,7 @@ void fault(const char* fmt, ...) {
         std::fprintf(stderr, "attnrt-emu: device fault outside an emulated kernel: %s\n", what.c_str());
         std::abort();
     }
-    record_fault(*e->launch, where(*e) + ": " + what);
-    e->aborted = true;
-    Fiber& f = *e->current;
-    f.state = kExited;
-    switch_to_scheduler(*e, f);
-    std::abort();  // an aborted block's fibers are never resumed
+    abort_block(e, what, false);
 }
 
 void syncthreads() { syncthreads_reduce(0, 0); }
@@ -681,7 +869,7 @@ int syncthreads_reduce(int predicate, int op) {
     if (e.at_barrier == 0) e.barrier_acc = (op == 1) ? 1 : 0;
     const int p = predicate != 0;
     e.barrier_acc = op == 0 ? e.barrier_acc + p : op == 1 ? (e.barrier_acc & p) : (e.barrier_acc | p);
-    f.state = kAtBarrier;
+    park(e, f, kAtBarrier);
     if (++e.at_barrier == e.alive) release_barrier(e);
     switch_to_scheduler(e, f);
     return e.barrier_result;
@@ -691,13 +879,19 @@ void yield() {
     Executor& e = exec_in_fiber("yield");
     Fiber& f = *e.current;
     make_runnable(e, f);
+    e.yielded = true;
     switch_to_scheduler(e, f);
 }
 
-unsigned active_mask() {
+unsigned active_mask(Site site) {
     Executor& e = exec_in_fiber("__activemask");
-    const Warp& w = e.warps[e.current->regs.warp];
-    return w.existing & ~w.exited;
+    Fiber& f = *e.current;
+    Warp& w = e.warps[f.regs.warp];
+    f.am_site = site;
+    w.am_waiting |= 1u << f.regs.lane;
+    park(e, f, kAtActiveMask);
+    switch_to_scheduler(e, f);  // the scheduler resumes it once no lane of the warp can run (resolve_active_mask)
+    return f.am_result;
 }
 
 void* dynamic_smem() { return exec().dyn_smem; }
@@ -712,7 +906,7 @@ void shared_first_use(void* variable, size_t bytes) {
 }
 
 const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const void* payload, unsigned bytes,
-                                     unsigned* valid) {
+                                     unsigned* valid, Site site) {
     Executor& e = exec_in_fiber("a warp collective");
     Fiber& f = *e.current;
     Warp& w = e.warps[f.regs.warp];
@@ -733,10 +927,14 @@ const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const v
     }
     if (!g) {
         g = &w.groups[w.ngroups++];
-        *g = Group{m, 0, kind, bytes, w.free_buf()};
+        *g = Group{m, 0, kind, bytes, w.free_buf(), site};
     } else if (g->kind != kind || g->bytes != bytes) {
         fault("lanes of warp %u met at different warp collectives (%s with %u bytes and %s with %u bytes, mask 0x%08x)",
               f.regs.warp, kind_name(g->kind), g->bytes, kind_name(kind), bytes, m);
+    } else if (g->site.file != nullptr && site.file != nullptr && !same_site(g->site, site)) {
+        fault("lanes 0x%08x of warp %u are at %s (mask 0x%08x) at %s:%d, but this lane reached one at %s:%d: the mask "
+              "names lanes that do not take part in the same call",
+              g->arrived, f.regs.warp, kind_name(kind), m, g->site.file, g->site.line, site.file, site.line);
     }
     CollBuf* buf = g->buf;
     if (bytes) std::memcpy(buf->slots + f.regs.lane * kSlotBytes, payload, bytes);
@@ -753,7 +951,7 @@ const unsigned char* warp_collective(unsigned mask, CollectiveKind kind, const v
             if ((done >> l & 1u) && l != f.regs.lane) make_runnable(e, *e.fibers[base + l]);
         make_runnable(e, f);  // the last to arrive also waits for its turn: the order is reshuffled
     } else {
-        f.state = kAtWarpCollective;
+        park(e, f, kAtWarpCollective);
     }
     switch_to_scheduler(e, f);
     *valid = m;
@@ -836,6 +1034,8 @@ int launch_grid(const char* name, const unsigned grid[3], const unsigned block[3
                      name, grid[0], grid[1], grid[2], block[0], block[1], block[2], dynamic_smem, invalid);
         return ATTNRT_EMU_INVALID_LAUNCH;
     }
+    static std::once_flag handlers;
+    std::call_once(handlers, install_fault_handlers);
     static std::once_flag printed;
     std::call_once(printed, [] {
         // Several kernel libraries may be loaded, each with its own seed: say which one this is.
@@ -857,7 +1057,7 @@ int launch_grid(const char* name, const unsigned grid[3], const unsigned block[3
     Pool::instance().run(l, current_seed());
     if (l.failed.load()) {
         std::fprintf(stderr, "attnrt-emu: kernel %s: %s\n", name, l.fault_message.c_str());
-        return ATTNRT_EMU_FAULT;
+        return l.illegal_address ? ATTNRT_EMU_ILLEGAL_ADDRESS : ATTNRT_EMU_FAULT;
     }
     return ATTNRT_EMU_OK;
 }
@@ -887,6 +1087,8 @@ extern "C" const attnrt_emu_kernel* attnrt_emu_kernel_table(int* count) {
 }
 
 extern "C" unsigned long long attnrt_emu_seed(void) { return attnrt_emu::initial_seed(); }
+
+extern "C" void attnrt_emu_set_describer(attnrt_emu_describe_fn describe) { attnrt_emu::g_describe = describe; }
 
 // A failed assert() in a kernel stops the launch with a fault instead of aborting the process.
 // Hidden, so the kernels of this library bind to it rather than to the C library's.

@@ -12,6 +12,7 @@
 //   ATTNRT_EMU_CC           compute capability to report: 80 (default), 86, 89 or 90
 //   ATTNRT_EMU_MEM_MB       device memory to report and enforce, in MiB (default 8192)
 //   ATTNRT_EMU_VERBOSE      1: say on stderr which kernel libraries and kernels were loaded
+//   ATTNRT_EMU_GUARD        end (default), start or off: where allocations abut a PROT_NONE page (GuardMode)
 
 #include <cuda.h>
 
@@ -65,8 +66,12 @@
 #include "attnrt_emu_driver.h"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -85,6 +90,7 @@
 extern "C" {
 typedef const attnrt_emu_kernel* (*attnrt_emu_kernel_table_fn)(int* count);
 typedef unsigned long long (*attnrt_emu_seed_fn)(void);
+typedef void (*attnrt_emu_set_describer_fn)(attnrt_emu_describe_fn describe);
 }
 
 #define EMU_API extern "C" __attribute__((visibility("default")))
@@ -97,6 +103,16 @@ constexpr const char* kDeviceName = "attnrt emulated device";
 // launch instead of corrupting the heap of the test JVM.
 constexpr size_t kRedzone = 256;
 constexpr unsigned char kRedzoneByte = 0xCB;
+// Guard-page layout (ATTNRT_EMU_GUARD, read at cuInit): every allocation is an mmap of its own,
+//     [PROT_NONE page][slack | data, rounded up to kGuardGranule][PROT_NONE page]     ("end", the default)
+//     [PROT_NONE page][data | slack                             ][PROT_NONE page]     ("start")
+// so that an access past the rounded end (or, in "start", before the start) faults in the kernel fiber and
+// becomes CUDA_ERROR_ILLEGAL_ADDRESS (attnrt_emu_runtime.cpp). "end" makes the START only kGuardGranule-
+// aligned (CUDA guarantees 256): 16 bytes keeps every 16-byte vector load of the last element legal, as the
+// GPU's allocation granularity does. Slack bytes are guard-zone bytes, checked after each launch for writes.
+// "off" keeps the heap layout with kRedzone bytes on either side (writes only).
+constexpr size_t kGuardGranule = 16;
+enum class GuardMode { End, Start, Off };
 // Fresh allocations read as NaN in every float format (0xFF bytes), as uninitialised device memory would
 // read as garbage: a kernel that reads what nobody wrote shows up in the results.
 constexpr unsigned char kPoisonByte = 0xFF;
@@ -139,10 +155,12 @@ struct Ctx;
 struct Alloc {
     uintptr_t base;
     size_t size;
-    unsigned char* block;  // base - kRedzone
+    unsigned char* block;  // the accessible bytes around [base, base + size): guard zone, data, guard zone
     size_t blockSize;
     Ctx* ctx;
     bool host;  // page-locked host memory (cuMemAllocHost / cuMemHostAlloc), mapped for the device
+    void* mapping;  // guard-page layout: the whole mmap (block plus a PROT_NONE page on each side); else null
+    size_t mappingSize;
 };
 
 struct Ctx {
@@ -152,6 +170,9 @@ struct Ctx {
     bool alive;
     size_t limits[16];
     CUfunc_cache cacheConfig;
+    // A kernel's illegal address ruins the context as on a GPU: later work in it fails with this error
+    // (REQUIRE_HEALTHY) until it is destroyed or, for the primary context, reset or released.
+    CUresult sticky = CUDA_SUCCESS;
 };
 
 struct Stream {
@@ -183,6 +204,7 @@ struct Function {
     const KernelEntry* entry;
     int maxDynamicSmem;
     int carveout;
+    int staticSmem;  // what ptxas would allocate for the kernel's __shared__ variables (from the PTX)
 };
 
 struct Module {
@@ -190,6 +212,7 @@ struct Module {
     bool alive;
     int ptxVersion;  // major * 10 + minor
     std::set<std::string> entries;
+    std::map<std::string, size_t> staticSmem;  // bytes of static shared memory per .entry (from the PTX)
     std::map<std::string, Function*> functions;
 };
 
@@ -214,6 +237,8 @@ struct State {
     std::map<uintptr_t, Alloc> allocs;
     std::map<std::string, KernelEntry> kernels;
     bool warnedPtxVersion = false;
+    GuardMode guard = GuardMode::End;
+    bool warnedGuardFallback = false;
 };
 
 State& state() {
@@ -248,6 +273,13 @@ CUresult currentCtx(Ctx** out) {
     do {                                               \
         CUresult rc_ = currentCtx(&var);               \
         if (rc_ != CUDA_SUCCESS) return rc_;           \
+    } while (0)
+
+// Work that a GPU refuses once a kernel fault has ruined the context (allocations, copies, memsets, module
+// loads, launches, synchronisation). Frees, destroys and queries still succeed, so cleanup code runs.
+#define REQUIRE_HEALTHY(var)                                      \
+    do {                                                          \
+        if ((var)->sticky != CUDA_SUCCESS) return (var)->sticky;  \
     } while (0)
 
 CUresult checkDevice(CUdevice dev) { return dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE; }
@@ -318,30 +350,110 @@ CUresult checkUnifiedRange(const char* api, const char* what, uintptr_t p, size_
     return CUDA_SUCCESS;
 }
 
+size_t pageSize() {
+    static const size_t p = (size_t)sysconf(_SC_PAGESIZE);
+    return p;
+}
+
+// The guard-page layout (see GuardMode); false when the mmap fails (vm.max_map_count, address space), and the
+// caller falls back to the heap layout.
+bool mapGuarded(size_t bytes, GuardMode mode, Alloc* a) {
+    const size_t page = pageSize();
+    size_t granule = mode == GuardMode::End ? kGuardGranule : page;
+    size_t rounded = (bytes + granule - 1) / granule * granule;
+    size_t inner = (rounded + page - 1) / page * page;
+    if (rounded < bytes || inner < rounded || inner > SIZE_MAX - 2 * page) return false;
+    size_t total = inner + 2 * page;
+    void* m = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return false;
+    unsigned char* block = static_cast<unsigned char*>(m) + page;
+    if (mprotect(block, inner, PROT_READ | PROT_WRITE) != 0) {
+        munmap(m, total);
+        return false;
+    }
+    a->mapping = m;
+    a->mappingSize = total;
+    a->block = block;
+    a->blockSize = inner;
+    a->base = reinterpret_cast<uintptr_t>(mode == GuardMode::End ? block + inner - rounded : block);
+    return true;
+}
+
 CUresult allocate(size_t bytes, bool host, Ctx* ctx, uintptr_t* out) {
     if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     State& s = state();
     if (!host && bytes > s.totalMemory - s.deviceBytesInUse) return CUDA_ERROR_OUT_OF_MEMORY;
-    size_t rounded = (bytes + kRedzone - 1) / kRedzone * kRedzone;
-    if (rounded < bytes) return CUDA_ERROR_OUT_OF_MEMORY;
-    size_t blockSize = rounded + 2 * kRedzone;
-    auto* block = static_cast<unsigned char*>(aligned_alloc(kRedzone, blockSize));
-    if (block == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
-    memset(block, kRedzoneByte, kRedzone);
-    memset(block + kRedzone, kPoisonByte, bytes);
-    memset(block + kRedzone + bytes, kRedzoneByte, blockSize - kRedzone - bytes);
-    uintptr_t base = reinterpret_cast<uintptr_t>(block + kRedzone);
-    s.allocs[base] = Alloc{base, bytes, block, blockSize, ctx, host};
+    Alloc a{0, bytes, nullptr, 0, ctx, host, nullptr, 0};
+    if (s.guard == GuardMode::Off || !mapGuarded(bytes, s.guard, &a)) {
+        if (s.guard != GuardMode::Off && !s.warnedGuardFallback) {
+            s.warnedGuardFallback = true;
+            emuLog("warning: cannot map a guarded allocation of %zu bytes (%s; %zu live allocations, each takes up "
+                   "to 3 of vm.max_map_count); this and later such allocations only get write guard zones",
+                   bytes, strerror(errno), s.allocs.size());
+        }
+        size_t rounded = (bytes + kRedzone - 1) / kRedzone * kRedzone;
+        if (rounded < bytes) return CUDA_ERROR_OUT_OF_MEMORY;
+        size_t blockSize = rounded + 2 * kRedzone;
+        auto* block = static_cast<unsigned char*>(aligned_alloc(kRedzone, blockSize));
+        if (block == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
+        a.block = block;
+        a.blockSize = blockSize;
+        a.base = reinterpret_cast<uintptr_t>(block + kRedzone);
+    }
+    unsigned char* data = reinterpret_cast<unsigned char*>(a.base);
+    memset(a.block, kRedzoneByte, data - a.block);
+    memset(data, kPoisonByte, bytes);
+    memset(data + bytes, kRedzoneByte, a.block + a.blockSize - data - bytes);
+    s.allocs[a.base] = a;
     if (!host) s.deviceBytesInUse += bytes;
-    *out = base;
+    *out = a.base;
     return CUDA_SUCCESS;
 }
 
 void release(std::map<uintptr_t, Alloc>::iterator it) {
     State& s = state();
     if (!it->second.host) s.deviceBytesInUse -= it->second.size;
-    free(it->second.block);
+    if (it->second.mapping != nullptr) {
+        munmap(it->second.mapping, it->second.mappingSize);
+    } else {
+        free(it->second.block);
+    }
     s.allocs.erase(it);
+}
+
+// Where addr lies relative to the nearest live allocation, for the message of a kernel's illegal address.
+void describeAddress(uintptr_t addr, char* out, size_t len) {
+    auto& allocs = state().allocs;
+    const Alloc* best = nullptr;
+    long long offset = 0;
+    unsigned long long distance = ~0ull;
+    auto it = allocs.upper_bound(addr);
+    if (it != allocs.end()) {
+        best = &it->second;
+        offset = -(long long)(it->second.base - addr);
+        distance = it->second.base - addr;
+    }
+    if (it != allocs.begin()) {
+        const Alloc& prev = std::prev(it)->second;
+        unsigned long long past = addr < prev.base + prev.size ? 0 : addr - (prev.base + prev.size);
+        if (past <= distance) {
+            best = &prev;
+            offset = (long long)(addr - prev.base);
+            distance = past;
+        }
+    }
+    if (best == nullptr) {
+        snprintf(out, len, "0x%llx (the emulated device has no live allocation)", (unsigned long long)addr);
+    } else if (offset < 0) {
+        snprintf(out, len, "0x%llx, %llu byte(s) before the start of the %zu-byte allocation at 0x%llx (offset %lld)",
+                 (unsigned long long)addr, distance, best->size, (unsigned long long)best->base, offset);
+    } else if (offset >= (long long)best->size) {
+        snprintf(out, len, "0x%llx, %llu byte(s) past the end of the %zu-byte allocation at 0x%llx (offset %lld)",
+                 (unsigned long long)addr, distance, best->size, (unsigned long long)best->base, offset);
+    } else {
+        snprintf(out, len, "0x%llx, inside the %zu-byte allocation at 0x%llx (offset %lld)", (unsigned long long)addr,
+                 best->size, (unsigned long long)best->base, offset);
+    }
 }
 
 CUresult freeAllocation(uintptr_t p, bool host) {
@@ -358,13 +470,32 @@ CUresult freeAllocation(uintptr_t p, bool host) {
     return CUDA_SUCCESS;
 }
 
+// Whether len bytes at p all equal byte, a word at a time (guard zones are checked after every launch).
+bool allBytes(const unsigned char* p, size_t len, unsigned char byte) {
+    uint64_t word;
+    memset(&word, byte, sizeof word);
+    size_t i = 0;
+    for (; i < len && (reinterpret_cast<uintptr_t>(p + i) & 7) != 0; i++)
+        if (p[i] != byte) return false;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        if (w != word) return false;
+    }
+    for (; i < len; i++)
+        if (p[i] != byte) return false;
+    return true;
+}
+
 // Finds guard zones a kernel overwrote, names the first, repairs them all. False when any was touched.
 bool checkRedzones(const char* kernelName) {
     bool clean = true;
     for (auto& [base, a] : state().allocs) {
-        const unsigned char* zones[2] = {a.block, reinterpret_cast<unsigned char*>(base) + a.size};
-        size_t lengths[2] = {kRedzone, a.blockSize - kRedzone - a.size};
+        unsigned char* data = reinterpret_cast<unsigned char*>(base);
+        unsigned char* zones[2] = {a.block, data + a.size};
+        size_t lengths[2] = {(size_t)(data - a.block), (size_t)(a.block + a.blockSize - data - a.size)};
         for (int z = 0; z < 2; z++) {
+            if (allBytes(zones[z], lengths[z], kRedzoneByte)) continue;
             long first = -1, last = -1;
             for (size_t i = 0; i < lengths[z]; i++) {
                 if (zones[z][i] != kRedzoneByte) {
@@ -372,9 +503,8 @@ bool checkRedzones(const char* kernelName) {
                     last = (long)i;
                 }
             }
-            if (first < 0) continue;
-            long from = z == 0 ? first - (long)kRedzone : (long)a.size + first;
-            long to = z == 0 ? last - (long)kRedzone : (long)a.size + last;
+            long from = z == 0 ? first - (long)lengths[0] : (long)a.size + first;
+            long to = z == 0 ? last - (long)lengths[0] : (long)a.size + last;
             if (clean) {
                 emuLog("kernel %s wrote outside the allocation at 0x%llx of %zu bytes: bytes at offsets %ld..%ld "
                        "(%s) -> CUDA_ERROR_ILLEGAL_ADDRESS",
@@ -382,7 +512,7 @@ bool checkRedzones(const char* kernelName) {
                        z == 0 ? "before its start" : "past its end");
             }
             clean = false;
-            memset(const_cast<unsigned char*>(zones[z]), kRedzoneByte, lengths[z]);
+            memset(zones[z], kRedzoneByte, lengths[z]);
         }
     }
     return clean;
@@ -431,6 +561,13 @@ void dropFromThreadStack(Ctx* c) {
 
 // ---- kernel libraries -----------------------------------------------------------------------------------
 
+// Called by a kernel library on the worker thread whose kernel fiber faulted (from its SIGSEGV handler). The
+// launching thread does not hold the driver lock while a grid runs, and workers never take it otherwise.
+void describeForKernels(const void* address, char* out, size_t len) {
+    Lock lock(state().mutex);
+    describeAddress(reinterpret_cast<uintptr_t>(address), out, len);
+}
+
 CUresult loadKernelLibraries() {
     State& s = state();
     const char* env = getenv("ATTNRT_EMU_KERNEL_LIBS");
@@ -466,6 +603,9 @@ CUresult loadKernelLibraries() {
             return CUDA_ERROR_SHARED_OBJECT_INIT_FAILED;
         }
         unsigned long long libSeed = seed();
+        // Optional (libraries without kernels lack it): how the library names a faulting address.
+        auto setDescriber = reinterpret_cast<attnrt_emu_set_describer_fn>(dlsym(lib, "attnrt_emu_set_describer"));
+        if (setDescriber != nullptr) setDescriber(&describeForKernels);
         for (int i = 0; i < count; i++) {
             const attnrt_emu_kernel* k = &kernels[i];
             if (k->name == nullptr || k->launch == nullptr) {
@@ -494,6 +634,7 @@ struct PtxInfo {
     int target = 0;     // sm_NN -> NN
     bool archSpecific = false;
     std::set<std::string> entries;
+    std::map<std::string, size_t> staticSmem;  // per .entry
 };
 
 // Comments and string literals blanked out, so ".entry" inside them is not taken for a kernel.
@@ -544,6 +685,168 @@ std::vector<size_t> directivePositions(const std::string& text, const char* dire
     return positions;
 }
 
+// ---- static shared memory from the PTX ------------------------------------------------------------------
+
+struct SharedVar {
+    std::string name;
+    size_t align;
+    size_t bytes;
+    size_t at;  // position in the text
+};
+
+size_t ptxTypeBytes(const std::string& type) {
+    if (type.empty()) return 0;
+    int bits = atoi(type.c_str() + (type[0] == 'p' ? 4 : 1));  // .b8 .u16 .s32 .f64 .f16x2 ... (pred: none)
+    if (type.compare(0, 3, "f16") == 0 && type.find("x2") != std::string::npos) bits = 32;
+    return bits > 0 ? (size_t)bits / 8 : 0;
+}
+
+// `.shared [.align N] [.vK] .TYPE NAME[D1][D2]...;` starting after the directive at p; false for a dynamic
+// (`[]`) or unreadable declaration.
+bool parseSharedDecl(const std::string& text, size_t p, SharedVar* var) {
+    size_t end = text.find(';', p);
+    if (end == std::string::npos) return false;
+    std::string decl = text.substr(p, end - p);
+    if (decl.find_first_of(",()") != std::string::npos) return false;  // a .ptr .shared parameter, not a variable
+    if (p >= 12 && text.compare(p - 12, 4, ".ptr") == 0) return false;
+    size_t align = 0, vec = 1, elem = 0;
+    std::string name;
+    size_t i = 0;
+    while (i < decl.size()) {
+        while (i < decl.size() && isSpace(decl[i])) i++;
+        if (i >= decl.size()) break;
+        if (decl[i] == '.') {
+            size_t j = i + 1;
+            while (j < decl.size() && isNameChar(decl[j]) && decl[j] != '.') j++;
+            std::string word = decl.substr(i + 1, j - i - 1);
+            i = j;
+            if (word == "align") {
+                while (i < decl.size() && isSpace(decl[i])) i++;
+                align = strtoul(decl.c_str() + i, nullptr, 10);
+                while (i < decl.size() && !isSpace(decl[i])) i++;
+            } else if (word == "v2" || word == "v4" || word == "v8") {
+                vec = strtoul(word.c_str() + 1, nullptr, 10);
+            } else {
+                elem = ptxTypeBytes(word);
+            }
+        } else if (name.empty() && isNameChar(decl[i])) {
+            size_t j = i;
+            while (j < decl.size() && isNameChar(decl[j])) j++;
+            name = decl.substr(i, j - i);
+            i = j;
+        } else if (decl[i] == '[') {
+            size_t close = decl.find(']', i);
+            if (close == std::string::npos) return false;
+            std::string dim = decl.substr(i + 1, close - i - 1);
+            if (dim.find_first_not_of(" \t") == std::string::npos) return false;  // dynamic: extern T x[]
+            vec *= strtoull(dim.c_str(), nullptr, 10);
+            i = close + 1;
+        } else {
+            i++;
+        }
+    }
+    if (name.empty() || elem == 0) return false;
+    var->name = name;
+    var->bytes = vec * elem;
+    var->align = align ? align : elem;
+    var->at = p;
+    return true;
+}
+
+bool containsToken(const std::string& text, size_t from, size_t to, const std::string& word) {
+    for (size_t p = text.find(word, from); p != std::string::npos && p + word.size() <= to; p = text.find(word, p + 1)) {
+        bool startOk = p == 0 || !isNameChar(text[p - 1]);
+        bool endOk = p + word.size() >= text.size() || !isNameChar(text[p + word.size()]);
+        if (startOk && endOk) return true;
+    }
+    return false;
+}
+
+// Static shared memory per .entry, as ptxas lays it out: the .shared variables declared in the entry's body
+// (nvcc "demotes" those only it uses) plus the module-scope ones it or a .func it calls names, each at its
+// alignment, in declaration order.
+void staticSharedMemory(const std::string& text, std::map<std::string, size_t>* out) {
+    struct Body {
+        std::string name;
+        bool entry;
+        size_t open, close;
+    };
+    std::vector<Body> bodies;
+    for (const char* kind : {".entry", ".func"}) {
+        for (size_t at : directivePositions(text, kind)) {
+            size_t p = at;
+            while (p < text.size() && isSpace(text[p])) p++;
+            if (p < text.size() && text[p] == '(') {  // .func (.param .b32 ret) name(...)
+                int depth = 0;
+                for (; p < text.size(); p++) {
+                    if (text[p] == '(') depth++;
+                    if (text[p] == ')' && --depth == 0) break;
+                }
+                p++;
+            }
+            std::string name = wordAfter(text, p);
+            if (name.empty()) continue;
+            int paren = 0;
+            size_t q = p;
+            for (; q < text.size(); q++) {
+                if (text[q] == '(') paren++;
+                if (text[q] == ')') paren--;
+                if (paren == 0 && (text[q] == ';' || text[q] == '{')) break;
+            }
+            if (q >= text.size() || text[q] != '{') continue;  // a prototype
+            int depth = 0;
+            size_t close = q;
+            for (; close < text.size(); close++) {
+                if (text[close] == '{') depth++;
+                if (text[close] == '}' && --depth == 0) break;
+            }
+            bodies.push_back(Body{name, strcmp(kind, ".entry") == 0, q, close});
+        }
+    }
+    std::vector<SharedVar> moduleVars;
+    std::vector<std::vector<SharedVar>> local(bodies.size());
+    for (size_t at : directivePositions(text, ".shared")) {
+        SharedVar v;
+        if (!parseSharedDecl(text, at, &v)) continue;
+        bool inBody = false;
+        for (size_t b = 0; b < bodies.size(); b++) {
+            if (at > bodies[b].open && at < bodies[b].close) {
+                local[b].push_back(v);
+                inBody = true;
+            }
+        }
+        if (!inBody) moduleVars.push_back(v);
+    }
+    for (size_t b = 0; b < bodies.size(); b++) {
+        if (!bodies[b].entry) continue;
+        std::vector<size_t> reach{b};
+        std::set<size_t> seen{b};
+        for (size_t k = 0; k < reach.size(); k++) {
+            for (size_t c = 0; c < bodies.size(); c++) {
+                if (!bodies[c].entry && !seen.count(c) &&
+                    containsToken(text, bodies[reach[k]].open, bodies[reach[k]].close, bodies[c].name)) {
+                    seen.insert(c);
+                    reach.push_back(c);
+                }
+            }
+        }
+        std::vector<SharedVar> vars;
+        for (const SharedVar& v : moduleVars) {
+            for (size_t r : reach) {
+                if (containsToken(text, bodies[r].open, bodies[r].close, v.name)) {
+                    vars.push_back(v);
+                    break;
+                }
+            }
+        }
+        for (size_t r : reach) vars.insert(vars.end(), local[r].begin(), local[r].end());
+        std::sort(vars.begin(), vars.end(), [](const SharedVar& x, const SharedVar& y) { return x.at < y.at; });
+        size_t bytes = 0;
+        for (const SharedVar& v : vars) bytes = (bytes + v.align - 1) / v.align * v.align + v.bytes;
+        (*out)[bodies[b].name] = bytes;
+    }
+}
+
 // Text that begins (after blank space and comments) with .version, as every PTX module does.
 CUresult parsePtx(const void* image, PtxInfo* info) {
     if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -573,6 +876,7 @@ CUresult parsePtx(const void* image, PtxInfo* info) {
         std::string name = wordAfter(clean, at);
         if (!name.empty()) info->entries.insert(name);
     }
+    staticSharedMemory(clean, &info->staticSmem);
     return CUDA_SUCCESS;
 }
 
@@ -591,6 +895,7 @@ CUresult loadModule(CUmodule* module, const void* image) {
     if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard<std::mutex> lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     PtxInfo info;
     CUresult rc = parsePtx(image, &info);
     if (rc != CUDA_SUCCESS) return rc;
@@ -614,6 +919,7 @@ CUresult loadModule(CUmodule* module, const void* image) {
     m->alive = true;
     m->ptxVersion = info.version;
     m->entries = std::move(info.entries);
+    m->staticSmem = std::move(info.staticSmem);
     s.modules.insert(m);
     *module = reinterpret_cast<CUmodule>(m);
     return CUDA_SUCCESS;
@@ -624,6 +930,7 @@ CUresult memsetDevice(const char* api, CUdeviceptr dst, const void* value, unsig
     REQUIRE_INIT();
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     if (!validStream(stream)) return CUDA_ERROR_INVALID_HANDLE;
     if (count == 0) return CUDA_SUCCESS;
     if (dst % width != 0) {
@@ -650,6 +957,7 @@ CUresult copyMemory(const char* api, void* dst, Side dstSide, const void* src, S
     REQUIRE_INIT();
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     if (!validStream(stream)) return CUDA_ERROR_INVALID_HANDLE;
     if (bytes == 0) return CUDA_SUCCESS;
     if (dst == nullptr || src == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -842,6 +1150,19 @@ EMU_API CUresult cuInit(unsigned int flags) {
         }
         s.totalMemory = (size_t)mb << 20;
     }
+    const char* guard = getenv("ATTNRT_EMU_GUARD");
+    if (guard != nullptr && *guard != '\0') {
+        if (strcmp(guard, "end") == 0) {
+            s.guard = GuardMode::End;
+        } else if (strcmp(guard, "start") == 0) {
+            s.guard = GuardMode::Start;
+        } else if (strcmp(guard, "off") == 0) {
+            s.guard = GuardMode::Off;
+        } else {
+            emuLog("ATTNRT_EMU_GUARD=%s is not end, start or off", guard);
+            return s.initError = CUDA_ERROR_INVALID_VALUE;
+        }
+    }
     CUresult rc = loadKernelLibraries();
     if (rc != CUDA_SUCCESS) return s.initError = rc;
     s.primary = newCtx(0, true);
@@ -965,6 +1286,7 @@ EMU_API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
     Lock lock(s.mutex);
     if (s.primaryRefs++ == 0) {
         s.primary->alive = true;
+        s.primary->sticky = CUDA_SUCCESS;
         s.primary->flags = s.primaryFlags;
     }
     *pctx = reinterpret_cast<CUcontext>(s.primary);
@@ -991,6 +1313,7 @@ EMU_API CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev) {
     Lock lock(s.mutex);
     destroyCtxResources(s.primary);
     s.primary->alive = false;
+    s.primary->sticky = CUDA_SUCCESS;
     s.primaryRefs = 0;
     s.primaryFlags = 0;
     return CUDA_SUCCESS;
@@ -1131,6 +1454,7 @@ EMU_API CUresult cuCtxSynchronize(void) {
     REQUIRE_INIT();
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     return CUDA_SUCCESS;  // every operation completed when it was issued
 }
 
@@ -1186,6 +1510,7 @@ EMU_API CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
     if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     uintptr_t p = 0;
     CUresult rc = allocate(bytesize, false, ctx, &p);
     if (rc == CUDA_SUCCESS) *dptr = p;
@@ -1226,6 +1551,7 @@ EMU_API CUresult cuMemAllocHost_v2(void** pp, size_t bytesize) {
     if (pp == nullptr) return CUDA_ERROR_INVALID_VALUE;
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     uintptr_t p = 0;
     CUresult rc = allocate(bytesize, true, ctx, &p);
     if (rc == CUDA_SUCCESS) *pp = reinterpret_cast<void*>(p);
@@ -1366,6 +1692,7 @@ EMU_API CUresult cuStreamSynchronize(CUstream hStream) {
     REQUIRE_INIT();
     Lock lock(state().mutex);
     REQUIRE_CTX(ctx);
+    REQUIRE_HEALTHY(ctx);
     return validStream(hStream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
@@ -1542,7 +1869,10 @@ EMU_API CUresult cuModuleGetFunction(CUfunction* hfunc, CUmodule hmod, const cha
         }
         return CUDA_ERROR_NOT_FOUND;
     }
-    Function* f = new Function{m, name, &kernel->second, kSmemPerBlockDefault, -1};
+    int staticSmem = m->staticSmem.count(name) ? (int)m->staticSmem[name] : 0;
+    // As on a GPU, the default dynamic limit is what the 48 KB a block gets without opt-in leaves.
+    int defaultDynamic = staticSmem < kSmemPerBlockDefault ? kSmemPerBlockDefault - staticSmem : 0;
+    Function* f = new Function{m, name, &kernel->second, defaultDynamic, -1, staticSmem};
     m->functions[name] = f;
     s.functions.insert(f);
     *hfunc = reinterpret_cast<CUfunction>(f);
@@ -1575,9 +1905,10 @@ EMU_API CUresult cuFuncGetAttribute(int* pi, CUfunction_attribute attrib, CUfunc
     if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     switch (attrib) {
         case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = 1024; break;
-        // Static shared memory, constant and local memory and registers are what ptxas decides; the emulator
-        // does not compile PTX, so it reports none (the ptxas -v reports of the build have the real numbers).
-        case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = 0; break;
+        // Static shared memory is read from the PTX's .shared declarations (laid out as ptxas does); constant
+        // and local memory and registers are what ptxas decides, and the emulator does not compile PTX, so it
+        // reports none (the ptxas -v reports of the build have the real numbers).
+        case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = f->staticSmem; break;
         case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES: *pi = 0; break;
         case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: *pi = 0; break;
         case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = 32; break;
@@ -1598,10 +1929,10 @@ EMU_API CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attri
     if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     switch (attrib) {
         case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-            if (value < 0 || value > state().profile.smemPerBlockOptin) {
-                emuLog("cuFuncSetAttribute(%s, MAX_DYNAMIC_SHARED_SIZE_BYTES, %d): the device allows at most %d "
-                       "-> CUDA_ERROR_INVALID_VALUE",
-                       f->name.c_str(), value, state().profile.smemPerBlockOptin);
+            if (value < 0 || value > state().profile.smemPerBlockOptin - f->staticSmem) {
+                emuLog("cuFuncSetAttribute(%s, MAX_DYNAMIC_SHARED_SIZE_BYTES, %d): with %d bytes of static shared "
+                       "memory the device allows at most %d -> CUDA_ERROR_INVALID_VALUE",
+                       f->name.c_str(), value, f->staticSmem, state().profile.smemPerBlockOptin - f->staticSmem);
                 return CUDA_ERROR_INVALID_VALUE;
             }
             f->maxDynamicSmem = value;
@@ -1656,9 +1987,12 @@ EMU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
     REQUIRE_INIT();
     const KernelEntry* entry;
     std::string name;
+    Ctx* launchCtx;
     {
         Lock lock(state().mutex);
         REQUIRE_CTX(ctx);
+        REQUIRE_HEALTHY(ctx);
+        launchCtx = ctx;
         Function* fn = liveFunction(f);
         if (fn == nullptr) return CUDA_ERROR_INVALID_HANDLE;
         if (!validStream(hStream)) return CUDA_ERROR_INVALID_HANDLE;
@@ -1680,10 +2014,19 @@ EMU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
                    name.c_str(), gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ);
             return CUDA_ERROR_INVALID_VALUE;
         }
-        if ((int)sharedMemBytes > fn->maxDynamicSmem || sharedMemBytes > (unsigned)state().profile.smemPerBlockOptin) {
-            emuLog("cuLaunchKernel(%s): %u bytes of dynamic shared memory, but the function allows %d (raise "
-                   "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first) -> CUDA_ERROR_INVALID_VALUE",
-                   name.c_str(), sharedMemBytes, fn->maxDynamicSmem);
+        if (fn->staticSmem > kSmemPerBlockDefault) {
+            emuLog("cuLaunchKernel(%s): %d bytes of static shared memory exceed the %d a kernel may declare (ptxas "
+                   "rejects this kernel) -> CUDA_ERROR_INVALID_VALUE",
+                   name.c_str(), fn->staticSmem, kSmemPerBlockDefault);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        if (sharedMemBytes > (unsigned)fn->maxDynamicSmem ||
+            (unsigned long long)sharedMemBytes + fn->staticSmem > (unsigned)state().profile.smemPerBlockOptin) {
+            emuLog("cuLaunchKernel(%s): %u bytes of dynamic shared memory, but with %d bytes of static shared memory "
+                   "the function allows %d (raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first, up to %d) "
+                   "-> CUDA_ERROR_INVALID_VALUE",
+                   name.c_str(), sharedMemBytes, fn->staticSmem, fn->maxDynamicSmem,
+                   state().profile.smemPerBlockOptin - fn->staticSmem);
             return CUDA_ERROR_INVALID_VALUE;
         }
         entry = fn->entry;
@@ -1707,10 +2050,20 @@ EMU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
                name.c_str(), entry->library.c_str());
         return CUDA_ERROR_INVALID_VALUE;
     }
+    if (status == ATTNRT_EMU_ILLEGAL_ADDRESS || (status == ATTNRT_EMU_OK && !clean)) {
+        if (status == ATTNRT_EMU_ILLEGAL_ADDRESS) {
+            emuLog("kernel %s made an illegal memory access (%s, seed %llu) -> CUDA_ERROR_ILLEGAL_ADDRESS, sticky "
+                   "for the context",
+                   name.c_str(), entry->library.c_str(), entry->seed);
+        }
+        // The context outlives the launch unless the test destroyed it meanwhile from another thread.
+        if (state().contexts.count(launchCtx) != 0) launchCtx->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+        return CUDA_ERROR_ILLEGAL_ADDRESS;
+    }
     if (status != ATTNRT_EMU_OK) {
         emuLog("kernel %s failed in its emulation (status %d, %s, seed %llu) -> CUDA_ERROR_LAUNCH_FAILED",
                name.c_str(), status, entry->library.c_str(), entry->seed);
         return CUDA_ERROR_LAUNCH_FAILED;
     }
-    return clean ? CUDA_SUCCESS : CUDA_ERROR_ILLEGAL_ADDRESS;
+    return CUDA_SUCCESS;
 }

@@ -88,10 +88,10 @@ public final class AttentionBench {
 
     private static Measured measure(Backend be, AttentionSpec spec, float[] q, float[] k, float[] v, int[] seqStarts,
                                     int l, TimerFn timer) {
-        try (Tensor tq = be.upload(q, DType.F32, l, spec.qWidth());
-             Tensor tk = be.upload(k, DType.F32, l, spec.kvWidth());
-             Tensor tv = be.upload(v, DType.F32, l, spec.kvWidth());
-             Tensor out = be.allocate(DType.F32, l, spec.qWidth())) {
+        try (Tensor tq = be.upload(q, be.activationDType(), l, spec.qWidth());
+             Tensor tk = be.upload(k, be.activationDType(), l, spec.kvWidth());
+             Tensor tv = be.upload(v, be.activationDType(), l, spec.kvWidth());
+             Tensor out = be.allocate(be.activationDType(), l, spec.qWidth())) {
             Runnable body = () -> {
                 be.attentionPrefill(tq, tk, tv, seqStarts, spec, out, null);
                 be.synchronize();

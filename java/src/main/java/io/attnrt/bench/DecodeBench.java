@@ -76,8 +76,8 @@ public final class DecodeBench {
         int[] cacheShape = {numBlocks, s.blockSize(), s.kvHeads(), s.headDim()};
         try (Tensor k = be.upload(kc, DType.F32, cacheShape);
              Tensor v = be.upload(vc, DType.F32, cacheShape);
-             Tensor tq = be.upload(q, DType.F32, s.batch(), spec.qWidth());
-             Tensor out = be.allocate(DType.F32, s.batch(), spec.qWidth())) {
+             Tensor tq = be.upload(q, be.activationDType(), s.batch(), spec.qWidth());
+             Tensor out = be.allocate(be.activationDType(), s.batch(), spec.qWidth())) {
             Runnable body = () -> {
                 be.attentionDecode(tq, k, v, tables, blocksPerSeq, lens, spec, out, null);
                 be.synchronize();

@@ -44,7 +44,7 @@ public final class ModelBench {
              LlamaModel model = new LlamaModel(cfg, w, backend)) {
             int blockSize = 16;
             int blocks = batch * ((promptLength + newTokens + blockSize - 1) / blockSize);
-            try (PagedKvCache cache = model.newCache(blockSize, blocks, DType.F32)) {
+            try (PagedKvCache cache = model.newCache(blockSize, blocks, backend.activationDType())) {
                 Generator gen = new Generator(model, cache);
                 SplittableRandom rnd = new SplittableRandom(1);
                 List<GenerationRequest> requests = new ArrayList<>();

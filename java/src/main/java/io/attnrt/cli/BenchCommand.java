@@ -9,6 +9,8 @@ import io.attnrt.bench.AttentionBench;
 import io.attnrt.bench.BenchReport;
 import io.attnrt.bench.BenchRow;
 import io.attnrt.bench.DecodeBench;
+import io.attnrt.bench.GpuBench;
+import io.attnrt.backend.cuda.CudaBackend;
 import io.attnrt.bench.ModelBench;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.tensor.DType;
@@ -35,8 +37,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto", description = "backend to measure (default ${DEFAULT-VALUE})")
     String backend;
 
-    @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model",
-            description = "which of prefill, decode, model to run (default ${DEFAULT-VALUE})")
+    @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model,gemv",
+            description = "which of prefill, decode, model, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
     List<String> sections;
 
     @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
@@ -68,11 +70,17 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Set<String> run = new LinkedHashSet<>(sections);
         for (String s : run) {
-            if (!List.of("prefill", "decode", "model").contains(s)) {
-                throw new IllegalArgumentException("unknown bench section '" + s + "': choose prefill, decode, model");
+            if (!List.of("prefill", "decode", "model", "gemv").contains(s)) {
+                throw new IllegalArgumentException("unknown bench section '" + s
+                        + "': choose prefill, decode, model (and gemv on cuda)");
             }
         }
         BackendChoice choice = Backends.create(backend);
+        if (choice.backend() instanceof CudaBackend cuda) {
+            try (cuda) {
+                return gpu(cuda, choice.reason(), run, out);
+            }
+        }
         try (Backend be = choice.backend(); Backend reference = new ReferenceBackend()) {
             out.printf("bench: %s (%s)%n", be.description(), choice.reason());
             out.printf("java %s, %d processors, max heap %d MiB%n", System.getProperty("java.version"),
@@ -120,6 +128,71 @@ final class BenchCommand implements Callable<Integer> {
             report.writeCsv(csv);
             out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
         }
+        return 0;
+    }
+
+    @Option(names = "--tiny", hidden = true, description = "tiny shapes, to run the cuda bench on the emulated device")
+    boolean tiny;
+
+    /** The cuda sections: device figures against the device's own measured limits (see GpuBench). */
+    private int gpu(CudaBackend cuda, String reason, Set<String> run, PrintWriter out) throws Exception {
+        out.printf("bench: %s (%s)%n", cuda.description(), reason);
+        BenchReport report = new BenchReport(out);
+        GpuBench gb = new GpuBench(cuda, report);
+        List<Runnable> tasks = new ArrayList<>();
+        List<String> labels = new ArrayList<>();
+        if (run.contains("prefill")) {
+            List<Integer> ls = tiny ? List.of(65) : quick ? List.of(512, 1024, 2048, 4096, 8192) : lengths;
+            for (int l : ls) {
+                for (int d : new int[] {64, 128}) {
+                    for (boolean causal : new boolean[] {true, false}) {
+                        labels.add("prefill L=" + l + " d=" + d + (causal ? " causal" : ""));
+                        int heads = tiny ? 2 : 2048 / d; // hidden 2048 worth of heads, as FlashAttention-2's benchmark
+                        tasks.add(() -> gb.prefill(l, d, heads, tiny ? 1 : heads, causal, tiny ? l : 16384, report));
+                    }
+                }
+            }
+        }
+        if (run.contains("decode")) {
+            for (int[] bc : tiny ? List.of(new int[] {1, 40}) : GpuBench.decodeShapes(quick)) {
+                labels.add("decode B=" + bc[0] + " ctx=" + bc[1]);
+                tasks.add(() -> gb.decode(bc[0], bc[1], report));
+            }
+        }
+        if (run.contains("gemv")) {
+            int[][] shapes = tiny ? new int[][] {{64, 64}} : new int[][] {{4096, 4096}, {14336, 4096}, {4096, 14336},
+                {128256, 2048}};
+            for (int[] s : shapes) {
+                labels.add("gemv " + s[0] + "x" + s[1]);
+                tasks.add(() -> gb.gemv(s[0], s[1], 1, report));
+            }
+        }
+        if (run.contains("model")) {
+            if (tiny) {
+                labels.add("model tiny");
+                tasks.add(() -> gb.model(LlamaConfig.builder().vocabSize(256).hiddenSize(64).numHiddenLayers(1)
+                        .numAttentionHeads(1).numKeyValueHeads(1).intermediateSize(64).maxPositionEmbeddings(64)
+                        .build(), 4, 2, 1, report));
+            } else {
+                int steps = quick ? 16 : decodeTokens;
+                for (int batch : quick ? new int[] {1, 8} : new int[] {1, 8, 32}) {
+                    labels.add("model 1B batch " + batch);
+                    tasks.add(() -> gb.model(GpuBench.llama32OneB(), 128, steps, batch, report));
+                }
+                for (int batch : quick ? new int[] {1} : new int[] {1, 8, 32}) {
+                    labels.add("model 8B batch " + batch);
+                    tasks.add(() -> gb.model(GpuBench.llama31EightB(), 128, steps, batch, report));
+                }
+            }
+        }
+        io.attnrt.bench.Progress progress = new io.attnrt.bench.Progress(System.err, tasks.size(), !noProgress);
+        for (int i = 0; i < tasks.size(); i++) {
+            progress.step(labels.get(i));
+            tasks.get(i).run();
+        }
+        progress.finish();
+        report.writeCsv(csv);
+        out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
         return 0;
     }
 

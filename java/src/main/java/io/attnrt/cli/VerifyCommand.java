@@ -4,6 +4,7 @@ import io.attnrt.backend.Backend;
 import io.attnrt.backend.select.BackendChoice;
 import io.attnrt.backend.select.Backends;
 import io.attnrt.backend.reference.ReferenceBackend;
+import io.attnrt.verify.DeviceOpSuite;
 import io.attnrt.verify.OpCase;
 import io.attnrt.verify.OpResult;
 import io.attnrt.verify.OpSuite;
@@ -35,7 +36,9 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         BackendChoice choice = Backends.create(backend);
-        List<OpCase> cases = quick ? OpSuite.quick() : OpSuite.standard();
+        // A device backend has kernel variants the CPU sweep does not name (head dims 96/256, GEMV vs GEMM).
+        boolean device = choice.backend().name().equals("cuda");
+        List<OpCase> cases = device ? DeviceOpSuite.forDevice(quick) : quick ? OpSuite.quick() : OpSuite.standard();
         try (Backend candidate = choice.backend(); Backend reference = new ReferenceBackend()) {
             out.printf("verify: %s against reference, %d cases%n", candidate.description(), cases.size());
             String fmt = "%-18s %-58s %11s %11s  %s%n";

@@ -156,8 +156,13 @@ public final class LlamaWeights implements AutoCloseable {
      * Synthetic weights for benchmarks, drawn deterministically from {@code seed}: linear weights with a
      * bell-shaped distribution of mean 0 and standard deviation 1/√fan_in (so unit activations stay O(1)
      * through every projection), the embedding with standard deviation 1 (1/√hidden when it doubles as the
-     * output head), norm weights 1 ± 0.05. About 50M parameters take well under a second to generate.
+     * output head), norm weights 1 ± 0.05. About 50M parameters take well under a second to generate; a
+     * backend that can fill tensors itself ({@link io.attnrt.backend.RandomFill}) draws them in place.
      */
+    public static LlamaWeights random(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
+        return randomWeights(cfg, backend, dtype, seed);
+    }
+
     /** Raw upload when the backend keeps the file's dtype; otherwise decoded on the host and converted. */
     private static Tensor upload(Backend backend, ByteBuffer data, DType stored, int[] shape) {
         DType target = backend.weightDType(stored);
@@ -184,21 +189,28 @@ public final class LlamaWeights implements AutoCloseable {
         return backend.upload(values, target, shape);
     }
 
-    public static LlamaWeights random(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
+    private static LlamaWeights randomWeights(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
             long index = 0;
             for (Required r : requiredTensors(cfg)) {
+                index++;
                 long n = 1;
                 for (int d : r.shape) {
                     n *= d;
+                }
+                if (backend instanceof io.attnrt.backend.RandomFill fill) {
+                    Tensor t = backend.allocate(backend.weightDType(dtype), r.shape);
+                    uploaded.put(r.name, t);
+                    fill.fillBellShaped(t, mix64(seed ^ mix64(index)), r.isNorm ? 1 : 0, r.isNorm ? 0.05 : r.initStd);
+                    continue;
                 }
                 if (n > Integer.MAX_VALUE - 8) {
                     throw new IllegalArgumentException("random weights: tensor " + r.name + " "
                             + Arrays.toString(r.shape) + " is too large to generate on the heap");
                 }
                 float[] values = new float[(int) n];
-                fillBellShaped(values, mix64(seed ^ mix64(++index)), r.isNorm ? 0.05 : r.initStd);
+                fillBellShaped(values, mix64(seed ^ mix64(index)), r.isNorm ? 0.05 : r.initStd);
                 if (r.isNorm) {
                     for (int i = 0; i < values.length; i++) {
                         values[i] += 1f;

@@ -4,7 +4,9 @@ import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.SamplingParams;
 import io.attnrt.tensor.DType;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The sweep for a device backend on the emulated CUDA device, where every thread is a CPU fiber: small
@@ -24,6 +26,17 @@ public final class DeviceOpSuite {
         c.addAll(decode());
         c.addAll(rest());
         return List.copyOf(c);
+    }
+
+    /** What {@code verify} runs on a device: these cases, plus (unless quick) the standard sweep's others. */
+    public static List<OpCase> forDevice(boolean quick) {
+        Map<String, OpCase> byName = new LinkedHashMap<>();
+        for (List<OpCase> part : quick ? List.of(cases()) : List.of(OpSuite.standard(), cases())) {
+            for (OpCase c : part) {
+                byName.putIfAbsent(c.op() + " " + c.shape(), c);
+            }
+        }
+        return List.copyOf(byName.values());
     }
 
     public static List<OpCase> prefill() {

@@ -237,22 +237,37 @@ class EmulatedErrorCodesTest {
         int n = 1001;
         float[] ones = new float[n];
         java.util.Arrays.fill(ones, 1f);
-        CUdeviceptr a = alloc((long) n * Sizeof.FLOAT);
-        CUdeviceptr out = alloc((long) (n - 1) * Sizeof.FLOAT); // one element short
+        // In a context of its own: an illegal address ruins the context it happens in, as on a GPU.
+        try (EmulatedCuda own = EmulatedCuda.open()) {
+            CUfunction add = own.function(own.loadPtx("ptx/vector_add.ptx"), "vector_add");
+            CUdeviceptr a = alloc((long) n * Sizeof.FLOAT);
+            CUdeviceptr out = alloc((long) (n - 1) * Sizeof.FLOAT); // one element short
+            try {
+                cuMemcpyHtoD(a, Pointer.to(ones), (long) n * Sizeof.FLOAT);
+                Pointer params = Pointer.to(Pointer.to(a), Pointer.to(a), Pointer.to(out), Pointer.to(new int[] {n}));
+                assertCudaError("CUDA_ERROR_ILLEGAL_ADDRESS",
+                        () -> cuLaunchKernel(add, (n + 127) / 128, 1, 1, 128, 1, 1, 0, null, params, null));
+                // Sticky for that context: copies and launches fail with the same error.
+                float[] back = new float[n - 1];
+                assertCudaError("CUDA_ERROR_ILLEGAL_ADDRESS",
+                        () -> cuMemcpyDtoH(Pointer.to(back), out, (long) (n - 1) * Sizeof.FLOAT));
+                assertCudaError("CUDA_ERROR_ILLEGAL_ADDRESS",
+                        () -> cuLaunchKernel(add, 1, 1, 1, 32, 1, 1, 0, null, params, null));
+            } finally {
+                cuMemFree(a);
+                cuMemFree(out);
+            }
+        }
+        // The class's context (current again) and its buffers still work.
+        CUdeviceptr p = alloc(16);
         try {
-            cuMemcpyHtoD(a, Pointer.to(ones), (long) n * Sizeof.FLOAT);
-            Pointer params = Pointer.to(Pointer.to(a), Pointer.to(a), Pointer.to(out), Pointer.to(new int[] {n}));
-            assertCudaError("CUDA_ERROR_ILLEGAL_ADDRESS",
-                    () -> cuLaunchKernel(vectorAdd, (n + 127) / 128, 1, 1, 128, 1, 1, 0, null, params, null));
-            // The guard zone was repaired; the context and the other buffers still work.
-            float[] back = new float[n - 1];
-            cuMemcpyDtoH(Pointer.to(back), out, (long) (n - 1) * Sizeof.FLOAT);
-            float[] twos = new float[n - 1];
-            java.util.Arrays.fill(twos, 2f);
-            assertArrayEquals(twos, back);
+            float[] four = {1f, 2f, 3f, 4f};
+            cuMemcpyHtoD(p, Pointer.to(four), 16);
+            float[] back = new float[4];
+            cuMemcpyDtoH(Pointer.to(back), p, 16);
+            assertArrayEquals(four, back);
         } finally {
-            cuMemFree(a);
-            cuMemFree(out);
+            cuMemFree(p);
         }
     }
 

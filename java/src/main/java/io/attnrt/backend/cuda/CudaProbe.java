@@ -41,7 +41,8 @@ public record CudaProbe(boolean available, String deviceName, int major, int min
         return p;
     }
 
-    private static CudaProbe run() {
+    /** A fresh probe, not cached: its warning is logged again (tests). */
+    static CudaProbe run() {
         try {
             JCudaDriver.setExceptionsEnabled(false);
             int status = JCudaDriver.cuInit(0);

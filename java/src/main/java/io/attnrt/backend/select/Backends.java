@@ -3,6 +3,7 @@ package io.attnrt.backend.select;
 import io.attnrt.backend.Backend;
 import io.attnrt.backend.BackendUnavailableException;
 import io.attnrt.backend.cpu.CpuBackend;
+import io.attnrt.backend.cuda.CudaBackend;
 import io.attnrt.backend.cuda.CudaProbe;
 import io.attnrt.backend.reference.ReferenceBackend;
 import java.util.Locale;
@@ -37,8 +38,7 @@ public final class Backends {
         String n = name == null ? AUTO : name.trim().toLowerCase(Locale.ROOT);
         BackendChoice choice = switch (n) {
             case AUTO -> auto();
-            case "cuda" -> throw new BackendUnavailableException(cudaUnavailableReason() + " (CUDA device: "
-                    + CudaProbe.probe().detail() + "); use --backend cpu");
+            case "cuda" -> forcedCuda();
             case "cpu" -> cpu("forced by --backend cpu");
             case "reference" -> new BackendChoice(new ReferenceBackend(), "forced by --backend reference");
             default -> throw new IllegalArgumentException("unknown backend '" + name
@@ -48,21 +48,33 @@ public final class Backends {
         return choice;
     }
 
+    private static BackendChoice forcedCuda() {
+        try {
+            return new BackendChoice(CudaBackend.create(), "forced by --backend cuda");
+        } catch (BackendUnavailableException e) {
+            throw new BackendUnavailableException("the cuda backend is not available: " + e.getMessage()
+                    + "; use --backend cpu");
+        }
+    }
+
     private static BackendChoice auto() {
         CudaProbe gpu = CudaProbe.probe();
-        String why = gpu.available()
-                ? "found CUDA device " + gpu.detail() + ", but " + cudaUnavailableReason()
-                : "no GPU: " + gpu.detail();
-        return cpu("auto: " + why);
+        if (!gpu.available()) {
+            return cpu("auto: no GPU: " + gpu.detail());
+        }
+        if (gpu.emulated()) {
+            return cpu("auto: the CUDA device is attnrt's emulated test device, never used in production");
+        }
+        try {
+            return new BackendChoice(CudaBackend.create(), "auto: found CUDA device " + gpu.detail());
+        } catch (BackendUnavailableException e) {
+            return cpu("auto: found CUDA device " + gpu.detail() + " but " + e.getMessage());
+        }
     }
 
     private static BackendChoice cpu(String why) {
         CpuBackend cpu = CpuBackend.create();
         String simd = cpu.simd() ? "Vector API SIMD" : "scalar: start the JVM with --add-modules jdk.incubator.vector for SIMD";
         return new BackendChoice(cpu, why + "; " + simd);
-    }
-
-    static String cudaUnavailableReason() {
-        return "the cuda backend is not available yet in this version of attnrt";
     }
 }

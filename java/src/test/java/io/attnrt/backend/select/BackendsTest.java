@@ -30,7 +30,7 @@ class BackendsTest {
     }
 
     @Test
-    void cudaAndUnknownNamesAreClearErrors() {
+    void cudaWithoutADriverAndUnknownNamesAreClearErrors() {
         var e = assertThrows(BackendUnavailableException.class, () -> Backends.create("cuda"));
         assertTrue(e.getMessage().contains("not available") && e.getMessage().contains("--backend cpu"), e.getMessage());
         var u = assertThrows(IllegalArgumentException.class, () -> Backends.create("gpu0"));
