@@ -194,10 +194,12 @@ public interface Backend extends AutoCloseable {
     void copyBlocks(Tensor cache, int[] src, int[] dst);
 
     /**
-     * The SwiGLU gate: {@code out = silu(gate) · up} element-wise, silu(x) = x / (1 + e^−x).
-     * All [N, F] F32; out may be gate or up.
+     * The SwiGLU gate over the fused projection's output: {@code gateUp} [N, 2F] holds per row the gate
+     * (columns 0..F−1) then up (F..2F−1), as one GEMM against the concatenated [gate | up] weight writes it;
+     * {@code out[n, f] = silu(gate[n, f]) · up[n, f]}, silu(x) = x / (1 + e^−x). Activation dtype; out
+     * [N, F] is a tensor of its own.
      */
-    void swiglu(Tensor gate, Tensor up, Tensor out);
+    void swiglu(Tensor gateUp, Tensor out);
 
     /** {@code out = a + b} element-wise, same shapes, F32; out may be a or b. */
     void add(Tensor a, Tensor b, Tensor out);

@@ -204,6 +204,22 @@ public final class OpChecks {
         activation(op, "out", out);
     }
 
+    /** {@code gateUp} [N, 2F] and {@code out} [N, F], distinct, activation dtype. @return F */
+    public static int swiglu(Tensor gateUp, Tensor out) {
+        rank("swiglu", "gateUp", gateUp, 2);
+        rank("swiglu", "out", out, 2);
+        activation("swiglu", "gateUp", gateUp);
+        activation("swiglu", "out", out);
+        if (gateUp.dim(0) != out.dim(0) || gateUp.dim(1) != 2L * out.dim(1)) {
+            throw new IllegalArgumentException("swiglu: gateUp " + gateUp.describe() + " must be [N, 2F] for out "
+                    + out.describe() + " [N, F]");
+        }
+        if (gateUp == out) {
+            throw new IllegalArgumentException("swiglu: out must not be gateUp");
+        }
+        return out.dim(1);
+    }
+
     /** @return the number of rows */
     public static int logits(String op, Tensor logits) {
         rank(op, "logits", logits, 2);

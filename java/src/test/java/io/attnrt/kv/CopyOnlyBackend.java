@@ -95,7 +95,7 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
+    public void swiglu(Tensor gateUp, Tensor out) {
         throw new UnsupportedOperationException();
     }
 

@@ -442,13 +442,22 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        HostTensor hg = own(gate, "swiglu"), hu = own(up, "swiglu"), ho = own(out, "swiglu");
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        HostTensor hgu = own(gateUp, "swiglu"), ho = own(out, "swiglu");
         enter();
         try {
-            float[] g = hg.f32(), u = hu.f32(), o = ho.f32();
-            forChunks((int) gate.numel(), (from, len) -> kernels.swiglu(g, from, u, from, o, from, len));
+            float[] gu = hgu.f32(), o = ho.f32();
+            // Chunks of output elements; a chunk crossing rows is cut at each row end, where gate and up of
+            // the next row start 2F further on.
+            forChunks((int) out.numel(), (from, len) -> {
+                for (int i = from, end = from + len; i < end; ) {
+                    int row = i / f, col = i % f, n = Math.min(end - i, f - col);
+                    int g = 2 * row * f + col;
+                    kernels.swiglu(gu, g, gu, g + f, o, i, n);
+                    i += n;
+                }
+            });
         } finally {
             lock.unlock();
         }

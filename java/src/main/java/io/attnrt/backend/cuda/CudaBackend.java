@@ -452,11 +452,12 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        int f = gate.dim(-1);
-        int rows = gate.rows();
-        launch("swiglu_" + sfx(gate.dtype()), rows, 1, 1, 256, 0, ptr(gate), f, ptr(up), f, ptr(out), f, rows, f);
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        int rows = out.rows();
+        CUdeviceptr gu = ptr(gateUp);
+        launch("swiglu_" + sfx(out.dtype()), rows, 1, 1, 256, 0, gu, 2 * f,
+                gu.withByteOffset((long) f * out.dtype().byteSize()), 2 * f, ptr(out), f, rows, f);
     }
 
     @Override

@@ -306,16 +306,17 @@ public class ReferenceBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        HostTensor g = own(gate, "swiglu");
-        HostTensor u = own(up, "swiglu");
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        HostTensor gu = own(gateUp, "swiglu");
         HostTensor o = own(out, "swiglu");
-        for (int i = 0; i < (int) gate.numel(); i++) {
-            double x = g.get(i);
-            // For x → −∞, exp(−x) overflows to +∞ and x/∞ = −0: finite, no NaN.
-            double silu = x / (1.0 + Math.exp(-x));
-            o.set(i, (float) (silu * u.get(i)));
+        for (int r = 0; r < out.rows(); r++) {
+            for (int c = 0; c < f; c++) {
+                double x = gu.get(2 * r * f + c);
+                // For x → −∞, exp(−x) overflows to +∞ and x/∞ = −0: finite, no NaN.
+                double silu = x / (1.0 + Math.exp(-x));
+                o.set(r * f + c, (float) (silu * gu.get(2 * r * f + f + c)));
+            }
         }
     }
 

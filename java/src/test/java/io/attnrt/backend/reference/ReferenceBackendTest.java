@@ -366,13 +366,23 @@ class ReferenceBackendTest {
     void swigluAndAddFollowTheirFormulas() {
         float[] gate = {-80f, -1f, 0.5f, 80f, -1000f};
         float[] up = {2f, 3f, -1f, 0.25f, 1f};
-        try (Tensor g = f32(gate, 1, 5); Tensor u = f32(up, 1, 5); Tensor out = ref.allocate(DType.F32, 1, 5)) {
-            ref.swiglu(g, u, out);
+        float[] gateUp = new float[20]; // two rows of [gate | up]; the second row's gates and ups are swapped
+        for (int i = 0; i < 5; i++) {
+            gateUp[i] = gate[i];
+            gateUp[5 + i] = up[i];
+            gateUp[10 + i] = up[i];
+            gateUp[15 + i] = gate[i];
+        }
+        try (Tensor g = f32(gate, 1, 5); Tensor u = f32(up, 1, 5); Tensor gu = f32(gateUp, 2, 10);
+             Tensor out = ref.allocate(DType.F32, 2, 5)) {
+            ref.swiglu(gu, out);
             float[] o = ref.download(out);
             for (int i = 0; i < 5; i++) {
                 double expected = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
                 assertTrue(Float.isFinite(o[i]), "silu(" + gate[i] + ") must stay finite");
                 assertEquals(expected, o[i], Math.abs(expected) * 1e-6 + 1e-30);
+                double second = up[i] / (1 + Math.exp(-up[i])) * gate[i];
+                assertEquals(second, o[5 + i], Math.abs(second) * 1e-6 + 1e-30, "row 1 col " + i);
             }
             ref.add(g, u, g); // out may alias a
             assertArrayEquals(new float[] {-78f, 2f, -0.5f, 80.25f, -999f}, ref.download(g), 0f);
