@@ -6,6 +6,7 @@ import static io.attnrt.verify.HarnessCase.uniform;
 
 import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
+import io.attnrt.backend.OpChecks;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.SamplingParams;
@@ -320,10 +321,12 @@ public final class OpSuite {
     }
 
     /** Rows go to distinct random slots of a cache already full of other data, which must survive. */
+    /** From 17 rows on, every 7th row (3, 10, ...) is a padding row (slot −1): the cache keeps its old value. */
     static OpCase kvAppend(int numBlocks, int blockSize, int kvHeads, int d, int rows, DType dtype) {
         int width = kvHeads * d;
+        boolean padded = rows >= 17;
         String shape = "rows=" + rows + " cache=" + dtype + "[" + numBlocks + "," + blockSize + "," + kvHeads + ","
-                + d + "]";
+                + d + "]" + (padded ? " padding rows" : "");
         return new HarnessCase("kvAppend", shape, EXACT, EXACT, (rng, reference) -> {
             int cacheElements = numBlocks * blockSize * width;
             float[] keyCache = uniform(rng, cacheElements, 1);
@@ -331,6 +334,9 @@ public final class OpSuite {
             float[] k = uniform(rng, rows * width, 1);
             float[] v = uniform(rng, rows * width, 1);
             int[] slots = Arrays.copyOf(permutation(rng, numBlocks * blockSize), rows);
+            for (int i = 3; padded && i < rows; i += 7) {
+                slots[i] = OpChecks.PADDING_SLOT;
+            }
             return (backend, scope) -> {
                 Tensor kc = scope.upload(keyCache, dtype, numBlocks, blockSize, kvHeads, d);
                 Tensor vc = scope.upload(valueCache, dtype, numBlocks, blockSize, kvHeads, d);
@@ -351,13 +357,16 @@ public final class OpSuite {
                 + d + "]";
         return new HarnessCase("copyBlocks", shape, EXACT, EXACT, (rng, reference) -> {
             float[] cache = uniform(rng, numBlocks * blockSize * kvHeads * d, 1);
+            float[] second = uniform(rng, numBlocks * blockSize * kvHeads * d, 1);
             int[] order = permutation(rng, numBlocks);
             int[] src = Arrays.copyOfRange(order, 0, pairs);
             int[] dst = Arrays.copyOfRange(order, pairs, 2 * pairs);
             return (backend, scope) -> {
+                // Two caches (a layer's K and V pools) in one call, with different contents.
                 Tensor c = scope.upload(cache, dtype, numBlocks, blockSize, kvHeads, d);
-                backend.copyBlocks(c, src.clone(), dst.clone());
-                return new Outputs().floats("cache", scope.download(c));
+                Tensor c2 = scope.upload(second, dtype, numBlocks, blockSize, kvHeads, d);
+                backend.copyBlocks(new Tensor[] {c, c2}, src.clone(), dst.clone());
+                return new Outputs().floats("cache", scope.download(c)).floats("cache2", scope.download(c2));
             };
         });
     }

@@ -362,6 +362,9 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             int width = keyCache.dim(2) * keyCache.dim(3);
             for (int n = 0; n < slots.length; n++) {
+                if (slots[n] == OpChecks.PADDING_SLOT) {
+                    continue;
+                }
                 storeRow(hk.f32(), n * width, hkc, slots[n] * width, width);
                 storeRow(hv.f32(), n * width, hvc, slots[n] * width, width);
             }
@@ -405,39 +408,47 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void copyBlocks(Tensor cache, int[] src, int[] dst) {
-        OpChecks.copyBlocks(cache, src, dst);
-        HostTensor hc = own(cache, "copyBlocks");
+    public void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        OpChecks.copyBlocks(caches, src, dst);
+        HostTensor[] hcs = new HostTensor[caches.length];
+        for (int c = 0; c < caches.length; c++) {
+            hcs[c] = own(caches[c], "copyBlocks");
+        }
         enter();
         try {
-            int blockElems = cache.dim(1) * cache.dim(2) * cache.dim(3);
-            Object array = hc.dtype() == DType.F32 ? hc.f32() : hc.bits16();
-            // Every copy reads the cache as it was before the call (as parallel device copies do): when a
-            // destination is also a source, the sources are snapshotted first.
-            java.util.Set<Integer> destinations = new java.util.HashSet<>();
-            for (int d : dst) {
-                destinations.add(d);
-            }
-            boolean overlap = false;
-            for (int s : src) {
-                overlap |= destinations.contains(s);
-            }
-            if (!overlap) {
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
-                }
-            } else {
-                Object before = hc.dtype() == DType.F32 ? new float[src.length * blockElems]
-                        : new short[src.length * blockElems];
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(array, src[i] * blockElems, before, i * blockElems, blockElems);
-                }
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(before, i * blockElems, array, dst[i] * blockElems, blockElems);
-                }
+            for (HostTensor hc : hcs) {
+                copyBlocks(hc, src, dst);
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    private static void copyBlocks(HostTensor hc, int[] src, int[] dst) {
+        int blockElems = hc.dim(1) * hc.dim(2) * hc.dim(3);
+        Object array = hc.dtype() == DType.F32 ? hc.f32() : hc.bits16();
+        // Every copy reads the cache as it was before the call (as parallel device copies do): when a
+        // destination is also a source, the sources are snapshotted first.
+        java.util.Set<Integer> destinations = new java.util.HashSet<>();
+        for (int d : dst) {
+            destinations.add(d);
+        }
+        boolean overlap = false;
+        for (int s : src) {
+            overlap |= destinations.contains(s);
+        }
+        if (!overlap) {
+            for (int i = 0; i < src.length; i++) {
+                System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
+            }
+            return;
+        }
+        Object before = hc.dtype() == DType.F32 ? new float[src.length * blockElems] : new short[src.length * blockElems];
+        for (int i = 0; i < src.length; i++) {
+            System.arraycopy(array, src[i] * blockElems, before, i * blockElems, blockElems);
+        }
+        for (int i = 0; i < src.length; i++) {
+            System.arraycopy(before, i * blockElems, array, dst[i] * blockElems, blockElems);
         }
     }
 

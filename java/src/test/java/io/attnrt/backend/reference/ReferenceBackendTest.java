@@ -223,7 +223,7 @@ class ReferenceBackendTest {
                 }
             }
             // Block 0 -> 1 and block 1 -> 2 in one call: block 2 gets the OLD block 1.
-            ref.copyBlocks(kc, new int[] {0, 1}, new int[] {1, 2});
+            ref.copyBlocks(new Tensor[] {kc}, new int[] {0, 1}, new int[] {1, 2});
             float[] copied = ref.download(kc);
             assertArrayEquals(Arrays.copyOfRange(keys, 0, 8), Arrays.copyOfRange(copied, 0, 8), 0f);
             assertArrayEquals(Arrays.copyOfRange(keys, 0, 8), Arrays.copyOfRange(copied, 8, 16), 0f);
@@ -593,9 +593,15 @@ class ReferenceBackendTest {
              Tensor out = ref.allocate(DType.F32, 1, 3)) {
             String slot = assertThrows(IllegalArgumentException.class,
                     () -> ref.kvAppend(kc, vc, k, k, new int[] {1, 4})).getMessage();
-            assertEquals("kvAppend: slot 4 of row 1 is outside the cache's 4 slots", slot);
+            assertEquals("kvAppend: slot 4 of row 1 is outside the cache's 4 slots (-1 marks a padding row)", slot);
             // the good row 0 was not written either
             assertArrayEquals(new float[12], ref.download(kc), 0f);
+            String below = assertThrows(IllegalArgumentException.class,
+                    () -> ref.kvAppend(kc, vc, k, k, new int[] {0, -2})).getMessage();
+            assertTrue(below.startsWith("kvAppend: slot -2 of row 1 is outside"), below);
+            // -1 is a padding row: row 0 lands in slot 3, row 1 nowhere
+            ref.kvAppend(kc, vc, k, k, new int[] {3, -1});
+            assertArrayEquals(new float[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, ref.download(kc), 0f);
 
             AttentionSpec spec = AttentionSpec.of(1, 1, 3, true);
             String block = assertThrows(IllegalArgumentException.class,
@@ -607,7 +613,7 @@ class ReferenceBackendTest {
                             .getMessage();
             assertTrue(table.contains("context length 3 of sequence 0 needs 2 blocks"), table);
             String copy = assertThrows(IllegalArgumentException.class,
-                    () -> ref.copyBlocks(kc, new int[] {0}, new int[] {2})).getMessage();
+                    () -> ref.copyBlocks(new Tensor[] {kc}, new int[] {0}, new int[] {2})).getMessage();
             assertTrue(copy.contains("0 -> 2") && copy.contains("2 blocks"), copy);
         }
     }
