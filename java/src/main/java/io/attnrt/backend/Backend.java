@@ -163,7 +163,9 @@ public interface Backend extends AutoCloseable {
      * @param valueCache same shape and dtype as keyCache
      * @param k          [N, numKvHeads·headDim] F32
      * @param v          [N, numKvHeads·headDim] F32
-     * @param slots      N slot indices in [0, numBlocks·blockSize)
+     * @param slots      N slot indices in [0, numBlocks·blockSize), or {@link OpChecks#PADDING_SLOT} (−1) for a
+     *                   padding row, which writes nothing (a padded batch's extra rows; their decode rows use
+     *                   context length 0, which attends to nothing and yields a zero row)
      */
     void kvAppend(Tensor keyCache, Tensor valueCache, Tensor k, Tensor v, int[] slots);
 
@@ -187,17 +189,20 @@ public interface Backend extends AutoCloseable {
                          int[] contextLens, AttentionSpec spec, Tensor out, Tensor lse);
 
     /**
-     * Copies whole blocks of a paged cache: block {@code dst[i]} becomes a copy of block {@code src[i]}. Every
-     * copy reads the cache as it was before the call (as parallel device copies would); a destination should
-     * not appear twice.
+     * Copies whole blocks in every given paged cache (all layers' K and V pools in one call, one launch on a
+     * GPU): in each cache, block {@code dst[i]} becomes a copy of block {@code src[i]}. Every copy reads the
+     * cache as it was before the call (as parallel device copies would); a destination should not appear
+     * twice. The caches share one shape and dtype.
      */
-    void copyBlocks(Tensor cache, int[] src, int[] dst);
+    void copyBlocks(Tensor[] caches, int[] src, int[] dst);
 
     /**
-     * The SwiGLU gate: {@code out = silu(gate) · up} element-wise, silu(x) = x / (1 + e^−x).
-     * All [N, F] F32; out may be gate or up.
+     * The SwiGLU gate over the fused projection's output: {@code gateUp} [N, 2F] holds per row the gate
+     * (columns 0..F−1) then up (F..2F−1), as one GEMM against the concatenated [gate | up] weight writes it;
+     * {@code out[n, f] = silu(gate[n, f]) · up[n, f]}, silu(x) = x / (1 + e^−x). Activation dtype; out
+     * [N, F] is a tensor of its own.
      */
-    void swiglu(Tensor gate, Tensor up, Tensor out);
+    void swiglu(Tensor gateUp, Tensor out);
 
     /** {@code out = a + b} element-wise, same shapes, F32; out may be a or b. */
     void add(Tensor a, Tensor b, Tensor out);

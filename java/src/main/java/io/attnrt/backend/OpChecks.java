@@ -125,6 +125,9 @@ public final class OpChecks {
         return keyCache.dim(1);
     }
 
+    /** The slot of a padding row: kvAppend writes nothing for it (batches padded up to a bucketed size). */
+    public static final int PADDING_SLOT = -1;
+
     public static void kvAppend(Tensor keyCache, Tensor valueCache, Tensor k, Tensor v, int[] slots) {
         String op = "kvAppend";
         rank(op, "keyCache", keyCache, 4);
@@ -136,9 +139,9 @@ public final class OpChecks {
         activation(op, "v", v);
         long capacity = (long) keyCache.dim(0) * keyCache.dim(1);
         for (int i = 0; i < slots.length; i++) {
-            if (slots[i] < 0 || slots[i] >= capacity) {
+            if (slots[i] < PADDING_SLOT || slots[i] >= capacity) {
                 throw new IllegalArgumentException(op + ": slot " + slots[i] + " of row " + i
-                        + " is outside the cache's " + capacity + " slots");
+                        + " is outside the cache's " + capacity + " slots (" + PADDING_SLOT + " marks a padding row)");
             }
         }
     }
@@ -181,8 +184,18 @@ public final class OpChecks {
         return blockSize;
     }
 
-    public static void copyBlocks(Tensor cache, int[] src, int[] dst) {
+    public static void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        if (caches.length == 0) {
+            throw new IllegalArgumentException("copyBlocks: no caches");
+        }
+        Tensor cache = caches[0];
         rank("copyBlocks", "cache", cache, 4);
+        for (int c = 1; c < caches.length; c++) {
+            if (!Arrays.equals(caches[c].shape(), cache.shape()) || caches[c].dtype() != cache.dtype()) {
+                throw new IllegalArgumentException("copyBlocks: cache " + c + " " + caches[c].describe()
+                        + " differs from cache 0 " + cache.describe());
+            }
+        }
         if (src.length != dst.length) {
             throw new IllegalArgumentException("copyBlocks: " + src.length + " sources but " + dst.length
                     + " destinations");
@@ -202,6 +215,22 @@ public final class OpChecks {
         activation(op, "b", b);
         sameShape(op, "out", out, a);
         activation(op, "out", out);
+    }
+
+    /** {@code gateUp} [N, 2F] and {@code out} [N, F], distinct, activation dtype. @return F */
+    public static int swiglu(Tensor gateUp, Tensor out) {
+        rank("swiglu", "gateUp", gateUp, 2);
+        rank("swiglu", "out", out, 2);
+        activation("swiglu", "gateUp", gateUp);
+        activation("swiglu", "out", out);
+        if (gateUp.dim(0) != out.dim(0) || gateUp.dim(1) != 2L * out.dim(1)) {
+            throw new IllegalArgumentException("swiglu: gateUp " + gateUp.describe() + " must be [N, 2F] for out "
+                    + out.describe() + " [N, F]");
+        }
+        if (gateUp == out) {
+            throw new IllegalArgumentException("swiglu: out must not be gateUp");
+        }
+        return out.dim(1);
     }
 
     /** @return the number of rows */

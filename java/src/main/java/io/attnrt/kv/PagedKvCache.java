@@ -50,6 +50,8 @@ public final class PagedKvCache implements AutoCloseable {
     private final DType cacheDtype;
     private final Tensor[] keyCaches;
     private final Tensor[] valueCaches;
+    /** Every layer's K pool then every layer's V pool: what one copy-on-write copyBlocks call copies in. */
+    private final Tensor[] allCaches;
     private final BlockAllocator allocator;
     private final Map<Integer, Sequence> sequences = new HashMap<>();
     private int nextSequenceId;
@@ -124,6 +126,9 @@ public final class PagedKvCache implements AutoCloseable {
             freeTensors();
             throw e;
         }
+        this.allCaches = new Tensor[2 * numLayers];
+        System.arraycopy(keyCaches, 0, allCaches, 0, numLayers);
+        System.arraycopy(valueCaches, 0, allCaches, numLayers, numLayers);
         log.debug("paged KV cache on {}: {} layers, {} blocks of {} tokens, {} KV heads x {} dims, {} ({} bytes)",
                 backend.name(), numLayers, numBlocks, blockSize, numKvHeads, headDim, cacheDtype,
                 bytesPerBlock(numLayers, numKvHeads, headDim, blockSize, cacheDtype) * numBlocks);
@@ -315,10 +320,7 @@ public final class PagedKvCache implements AutoCloseable {
         }
         if (plan.copies > 0) {
             try {
-                for (int l = 0; l < numLayers; l++) {
-                    backend.copyBlocks(keyCaches[l], copySrc, copyDst);
-                    backend.copyBlocks(valueCaches[l], copySrc, copyDst);
-                }
+                backend.copyBlocks(allCaches, copySrc, copyDst);
             } catch (RuntimeException | Error e) {
                 // Tables still point at the originals, so giving the fresh blocks back restores every state.
                 for (int b : fresh) {

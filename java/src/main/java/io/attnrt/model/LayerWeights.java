@@ -11,10 +11,9 @@ import io.attnrt.backend.Tensor;
  * @param wv       [kvHeads·headDim, hidden]
  * @param wo       [hidden, heads·headDim]
  * @param mlpNorm  [hidden] post_attention_layernorm
- * @param wGate    [intermediate, hidden]
- * @param wUp      [intermediate, hidden]
+ * @param wGateUp  [2·intermediate, hidden] gate_proj rows, then up_proj rows: one GEMM feeds SwiGLU
  * @param wDown    [hidden, intermediate]
  */
 public record LayerWeights(Tensor attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor mlpNorm,
-                           Tensor wGate, Tensor wUp, Tensor wDown) {
+                           Tensor wGateUp, Tensor wDown) {
 }

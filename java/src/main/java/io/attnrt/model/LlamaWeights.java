@@ -41,8 +41,7 @@ public final class LlamaWeights implements AutoCloseable {
             ls.add(new LayerWeights(byName.get(p + "input_layernorm.weight"), byName.get(p + "self_attn.q_proj.weight"),
                     byName.get(p + "self_attn.k_proj.weight"), byName.get(p + "self_attn.v_proj.weight"),
                     byName.get(p + "self_attn.o_proj.weight"), byName.get(p + "post_attention_layernorm.weight"),
-                    byName.get(p + "mlp.gate_proj.weight"), byName.get(p + "mlp.up_proj.weight"),
-                    byName.get(p + "mlp.down_proj.weight")));
+                    byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight")));
         }
         this.layers = List.copyOf(ls);
         this.owned = List.copyOf(byName.values());
@@ -52,12 +51,45 @@ public final class LlamaWeights implements AutoCloseable {
     static final String FINAL_NORM = "model.norm.weight";
     static final String LM_HEAD = "lm_head.weight";
 
+    /** The fused [gate | up] weight of a layer (after its prefix): the two checkpoint tensors, rows concatenated. */
+    static final String GATE_UP = "mlp.gate_up_proj.weight";
+
     static String layerPrefix(int i) {
         return "model.layers." + i + ".";
     }
 
     /** A tensor the config requires, with the shape it must have and the config fields that decide it. */
     record Required(String name, int[] shape, String because, double initStd, boolean isNorm) {
+    }
+
+    /**
+     * One tensor on the backend: a checkpoint tensor, or several whose rows are concatenated (the fused
+     * projections: one GEMM instead of two, and the output already in the layout its consumer reads).
+     */
+    record Unit(String name, List<Required> parts, int[] shape) {
+    }
+
+    /** What {@code cfg}'s tensors become on the backend, in upload order. */
+    static List<Unit> units(LlamaConfig cfg) {
+        List<Required> required = requiredTensors(cfg);
+        Map<String, Required> byName = new LinkedHashMap<>();
+        for (Required r : required) {
+            byName.put(r.name, r);
+        }
+        List<Unit> units = new ArrayList<>();
+        for (Required r : required) {
+            if (r.name.endsWith("mlp.gate_proj.weight")) {
+                continue; // joins its up_proj
+            }
+            if (r.name.endsWith("mlp.up_proj.weight")) {
+                String p = r.name.substring(0, r.name.length() - "mlp.up_proj.weight".length());
+                Required gate = byName.get(p + "mlp.gate_proj.weight");
+                units.add(new Unit(p + GATE_UP, List.of(gate, r), new int[] {gate.shape[0] + r.shape[0], r.shape[1]}));
+            } else {
+                units.add(new Unit(r.name, List.of(r), r.shape));
+            }
+        }
+        return units;
     }
 
     /** The tensors {@code cfg} needs, in upload order (the lm_head only when untied). */
@@ -124,15 +156,16 @@ public final class LlamaWeights implements AutoCloseable {
 
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
-            for (TensorInfo info : infos.values()) {
-                uploaded.put(info.name(), upload(backend, files.data(info.name()), info.dtype(), info.shape()));
+            for (Unit u : units(cfg)) {
+                List<TensorInfo> parts = u.parts().stream().map(r -> infos.get(r.name)).toList();
+                uploaded.put(u.name(), upload(backend, files, parts, u.shape()));
             }
         } catch (RuntimeException | Error e) {
             freeAll(uploaded.values(), e);
             throw e;
         }
         LlamaWeights w = new LlamaWeights(cfg, uploaded);
-        LOG.info("loaded {} weight tensors ({}) from {} onto the {} backend", uploaded.size(),
+        LOG.info("loaded {} weight tensors as {} ({}) from {} onto the {} backend", infos.size(), uploaded.size(),
                 String.format("%.2f MiB", w.bytes() / 1048576.0), files.directory(), backend.name());
         return w;
     }
@@ -163,37 +196,62 @@ public final class LlamaWeights implements AutoCloseable {
         return randomWeights(cfg, backend, dtype, seed);
     }
 
-    /** Raw upload when the backend keeps the file's dtype; otherwise decoded on the host and converted. */
-    private static Tensor upload(Backend backend, ByteBuffer data, DType stored, int[] shape) {
+    /**
+     * One backend tensor from one checkpoint tensor or from several stacked by rows. Raw upload when the
+     * backend keeps the file's dtype (and the parts share it); otherwise decoded on the host and converted.
+     */
+    private static Tensor upload(Backend backend, WeightFiles files, List<TensorInfo> parts, int[] shape) {
+        DType stored = parts.get(0).dtype();
+        boolean oneDType = parts.stream().allMatch(i -> i.dtype() == stored);
         DType target = backend.weightDType(stored);
-        if (target == stored) {
-            return backend.uploadRaw(data, stored, shape);
+        if (parts.size() == 1 && target == stored) {
+            return backend.uploadRaw(files.data(parts.get(0).name()), stored, shape);
         }
         long n = 1;
         for (int d : shape) {
             n *= d;
         }
+        if (oneDType && target == stored) {
+            if (n * stored.byteSize() > Integer.MAX_VALUE - 8) {
+                throw new ModelFormatException("fusing " + names(parts) + " needs a host buffer of more than 2 GiB");
+            }
+            ByteBuffer joined = ByteBuffer.allocate((int) (n * stored.byteSize()));
+            for (TensorInfo i : parts) {
+                joined.put(files.data(i.name()).duplicate());
+            }
+            return backend.uploadRaw(joined.flip(), stored, shape);
+        }
         if (n > Integer.MAX_VALUE - 8) {
-            throw new ModelFormatException("a tensor of " + n + " elements is too large to convert from " + stored
-                    + " to " + target + " on the host");
+            throw new ModelFormatException("a tensor of " + n + " elements (" + names(parts) + ") is too large to "
+                    + "convert to " + target + " on the host");
         }
+        DType to = oneDType ? target : backend.weightDType(DType.F32);
         float[] values = new float[(int) n];
-        ByteBuffer le = data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < values.length; i++) {
-            values[i] = switch (stored) {
-                case F32 -> le.getFloat();
-                case F16 -> io.attnrt.tensor.HalfFloats.f16ToFloat(le.getShort());
-                case BF16 -> io.attnrt.tensor.HalfFloats.bf16ToFloat(le.getShort());
-            };
+        int at = 0;
+        for (TensorInfo i : parts) {
+            ByteBuffer le = files.data(i.name()).duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            while (le.hasRemaining()) {
+                values[at++] = switch (i.dtype()) {
+                    case F32 -> le.getFloat();
+                    case F16 -> io.attnrt.tensor.HalfFloats.f16ToFloat(le.getShort());
+                    case BF16 -> io.attnrt.tensor.HalfFloats.bf16ToFloat(le.getShort());
+                };
+            }
         }
-        return backend.upload(values, target, shape);
+        return backend.upload(values, to, shape);
+    }
+
+    private static String names(List<TensorInfo> parts) {
+        return String.join(" + ", parts.stream().map(TensorInfo::name).toList());
     }
 
     private static LlamaWeights randomWeights(LlamaConfig cfg, Backend backend, DType dtype, long seed) {
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
             long index = 0;
-            for (Required r : requiredTensors(cfg)) {
+            for (Unit u : units(cfg)) {
+                // Fused parts share their scale (gate and up: 1/sqrt(hidden)), so one draw fills the unit.
+                Required r = new Required(u.name(), u.shape(), "", u.parts().get(0).initStd, u.parts().get(0).isNorm);
                 index++;
                 long n = 1;
                 for (int d : r.shape) {

@@ -15,8 +15,8 @@ import io.attnrt.backend.Tensor;
  *  q      [T, heads·d]       queries   (RoPE applied in place)
  *  k, v   [T, kvHeads·d]     keys and values of the new tokens (written into the paged cache)
  *  attn   [T, heads·d]       attention output
- *  gate   [T, intermediate]  gate projection, then silu(gate)·up in place
- *  up     [T, intermediate]  up projection
+ *  gateUp [T, 2·intermediate] the fused gate|up projection: gate columns, then up columns
+ *  act    [T, intermediate]  silu(gate)·up, input of the down projection
  * </pre>
  */
 final class StepBuffers implements AutoCloseable {
@@ -27,28 +27,28 @@ final class StepBuffers implements AutoCloseable {
     final Tensor k;
     final Tensor v;
     final Tensor attn;
-    final Tensor gate;
-    final Tensor up;
+    final Tensor gateUp;
+    final Tensor act;
 
     StepBuffers(Backend backend, LlamaConfig cfg, int tokens) {
         this.tokens = tokens;
         int hidden = cfg.hiddenSize();
         int qWidth = cfg.numAttentionHeads() * cfg.headDim();
         int kvWidth = cfg.numKeyValueHeads() * cfg.headDim();
-        DType act = backend.activationDType();
-        x = backend.allocate(act, tokens, hidden);
-        xNorm = backend.allocate(act, tokens, hidden);
-        q = backend.allocate(act, tokens, qWidth);
-        k = backend.allocate(act, tokens, kvWidth);
-        v = backend.allocate(act, tokens, kvWidth);
-        attn = backend.allocate(act, tokens, qWidth);
-        gate = backend.allocate(act, tokens, cfg.intermediateSize());
-        up = backend.allocate(act, tokens, cfg.intermediateSize());
+        DType dtype = backend.activationDType();
+        x = backend.allocate(dtype, tokens, hidden);
+        xNorm = backend.allocate(dtype, tokens, hidden);
+        q = backend.allocate(dtype, tokens, qWidth);
+        k = backend.allocate(dtype, tokens, kvWidth);
+        v = backend.allocate(dtype, tokens, kvWidth);
+        attn = backend.allocate(dtype, tokens, qWidth);
+        gateUp = backend.allocate(dtype, tokens, 2 * cfg.intermediateSize());
+        this.act = backend.allocate(dtype, tokens, cfg.intermediateSize());
     }
 
     @Override
     public void close() {
-        for (Tensor t : new Tensor[] {x, xNorm, q, k, v, attn, gate, up}) {
+        for (Tensor t : new Tensor[] {x, xNorm, q, k, v, attn, gateUp, act}) {
             t.close();
         }
     }

@@ -39,11 +39,10 @@ final class TransformerBlock {
         attention.run(layer, b.q, b.k, b.v, b.attn);
         backend.linear(b.attn, w.wo(), b.x, ACCUMULATE);
 
-        // x → RMSNorm → down(silu(gate(·)) · up(·)) → x += ·
+        // x → RMSNorm → [gate | up](·) → down(silu(gate) · up) → x += ·
         backend.rmsNorm(b.x, w.mlpNorm(), eps, b.xNorm);
-        backend.linear(b.xNorm, w.wGate(), b.gate);
-        backend.linear(b.xNorm, w.wUp(), b.up);
-        backend.swiglu(b.gate, b.up, b.gate);
-        backend.linear(b.gate, w.wDown(), b.x, ACCUMULATE);
+        backend.linear(b.xNorm, w.wGateUp(), b.gateUp);
+        backend.swiglu(b.gateUp, b.act);
+        backend.linear(b.act, w.wDown(), b.x, ACCUMULATE);
     }
 }

@@ -6,6 +6,7 @@ import static io.attnrt.verify.HarnessCase.uniform;
 
 import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
+import io.attnrt.backend.OpChecks;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import io.attnrt.backend.SamplingParams;
@@ -320,10 +321,12 @@ public final class OpSuite {
     }
 
     /** Rows go to distinct random slots of a cache already full of other data, which must survive. */
+    /** From 17 rows on, every 7th row (3, 10, ...) is a padding row (slot −1): the cache keeps its old value. */
     static OpCase kvAppend(int numBlocks, int blockSize, int kvHeads, int d, int rows, DType dtype) {
         int width = kvHeads * d;
+        boolean padded = rows >= 17;
         String shape = "rows=" + rows + " cache=" + dtype + "[" + numBlocks + "," + blockSize + "," + kvHeads + ","
-                + d + "]";
+                + d + "]" + (padded ? " padding rows" : "");
         return new HarnessCase("kvAppend", shape, EXACT, EXACT, (rng, reference) -> {
             int cacheElements = numBlocks * blockSize * width;
             float[] keyCache = uniform(rng, cacheElements, 1);
@@ -331,6 +334,9 @@ public final class OpSuite {
             float[] k = uniform(rng, rows * width, 1);
             float[] v = uniform(rng, rows * width, 1);
             int[] slots = Arrays.copyOf(permutation(rng, numBlocks * blockSize), rows);
+            for (int i = 3; padded && i < rows; i += 7) {
+                slots[i] = OpChecks.PADDING_SLOT;
+            }
             return (backend, scope) -> {
                 Tensor kc = scope.upload(keyCache, dtype, numBlocks, blockSize, kvHeads, d);
                 Tensor vc = scope.upload(valueCache, dtype, numBlocks, blockSize, kvHeads, d);
@@ -351,13 +357,16 @@ public final class OpSuite {
                 + d + "]";
         return new HarnessCase("copyBlocks", shape, EXACT, EXACT, (rng, reference) -> {
             float[] cache = uniform(rng, numBlocks * blockSize * kvHeads * d, 1);
+            float[] second = uniform(rng, numBlocks * blockSize * kvHeads * d, 1);
             int[] order = permutation(rng, numBlocks);
             int[] src = Arrays.copyOfRange(order, 0, pairs);
             int[] dst = Arrays.copyOfRange(order, pairs, 2 * pairs);
             return (backend, scope) -> {
+                // Two caches (a layer's K and V pools) in one call, with different contents.
                 Tensor c = scope.upload(cache, dtype, numBlocks, blockSize, kvHeads, d);
-                backend.copyBlocks(c, src.clone(), dst.clone());
-                return new Outputs().floats("cache", scope.download(c));
+                Tensor c2 = scope.upload(second, dtype, numBlocks, blockSize, kvHeads, d);
+                backend.copyBlocks(new Tensor[] {c, c2}, src.clone(), dst.clone());
+                return new Outputs().floats("cache", scope.download(c)).floats("cache2", scope.download(c2));
             };
         });
     }
@@ -513,9 +522,9 @@ public final class OpSuite {
         b.add(Q, gatherRows(1000, 64, 5, DType.F32));
         b.add(Q, gatherRows(100, 129, 17, DType.F16));
         b.add(S, gatherRows(5000, 128, 3, DType.BF16));
-        b.add(Q, swiglu(3, 67, 4, false));
-        b.add(S, swiglu(17, 1000, 10, true));
-        b.add(Q, swiglu(2, 64, 100, false));
+        b.add(Q, swiglu(3, 67, 4));
+        b.add(S, swiglu(17, 1000, 10));
+        b.add(Q, swiglu(2, 64, 100));
         b.add(Q, add(1, 64, false));
         b.add(Q, add(17, 1000, true));
     }
@@ -544,24 +553,28 @@ public final class OpSuite {
     }
 
     /**
-     * Gates uniform in ±gateScale; with gateScale 100 the extreme gates make e^±x overflow fp32 (beyond
-     * ±88.7), where silu must still come out finite (−0 and x), not NaN as e^x/(1+e^x) = ∞/∞ would give.
-     * {@code inPlace} writes the result over gate.
+     * The fused [gate | up] rows of one projection: gates uniform in ±gateScale; with gateScale 100 the
+     * extreme gates make e^±x overflow fp32 (beyond ±88.7), where silu must still come out finite (−0 and x),
+     * not NaN as e^x/(1+e^x) = ∞/∞ would give. An odd F puts every up half off a 16-byte boundary.
      */
-    static OpCase swiglu(int rows, int cols, double gateScale, boolean inPlace) {
-        String shape = "N=" + rows + " F=" + cols + " |gate|<=" + (int) gateScale + (inPlace ? " in-place" : "");
+    static OpCase swiglu(int rows, int cols, double gateScale) {
+        String shape = "N=" + rows + " F=" + cols + " |gate|<=" + (int) gateScale;
         return new HarnessCase("swiglu", shape, SWIGLU_ATOL, SWIGLU_RTOL, (rng, reference) -> {
-            float[] gate = uniform(rng, rows * cols, gateScale);
-            float[] up = uniform(rng, rows * cols, 2);
+            float[] gateUp = new float[2 * rows * cols];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    gateUp[2 * r * cols + c] = (float) ((2 * rng.nextDouble() - 1) * gateScale);
+                    gateUp[2 * r * cols + cols + c] = (float) ((2 * rng.nextDouble() - 1) * 2);
+                }
+            }
             if (gateScale > 88.7) {
-                gate[0] = (float) -gateScale;
-                gate[1] = (float) gateScale;
+                gateUp[0] = (float) -gateScale;
+                gateUp[1] = (float) gateScale;
             }
             return (backend, scope) -> {
-                Tensor g = scope.activation(gate, rows, cols);
-                Tensor u = scope.activation(up, rows, cols);
-                Tensor out = inPlace ? g : scope.output(rows, cols);
-                backend.swiglu(g, u, out);
+                Tensor gu = scope.activation(gateUp, rows, 2 * cols);
+                Tensor out = scope.output(rows, cols);
+                backend.swiglu(gu, out);
                 return new Outputs().floats("out", scope.download(out));
             };
         });

@@ -35,8 +35,15 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void copyBlocks(Tensor cache, int[] src, int[] dst) {
-        OpChecks.copyBlocks(cache, src, dst);
+    public void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        OpChecks.copyBlocks(caches, src, dst);
+        for (Tensor cache : caches) {
+            copyOne(cache, src, dst);
+        }
+    }
+
+    /** failOnCall counts caches: a failure in the middle of one copyBlocks call leaves earlier caches copied. */
+    private void copyOne(Tensor cache, int[] src, int[] dst) {
         if (calls++ == failOnCall) {
             throw new IllegalStateException("injected copyBlocks failure");
         }
@@ -95,7 +102,7 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
+    public void swiglu(Tensor gateUp, Tensor out) {
         throw new UnsupportedOperationException();
     }
 

@@ -46,26 +46,39 @@ class LlamaWeightsTest {
         return out;
     }
 
-    /** name -> tensor for every weight, in the Hugging Face naming. */
-    private static Map<String, Tensor> byName(LlamaWeights w) {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("model.embed_tokens.weight", w.embedTokens());
+    /** The rows [first, first + count) of a backend tensor: where one checkpoint tensor landed. */
+    private record Rows(Tensor tensor, int first, int count) {
+        Rows(Tensor t) {
+            this(t, 0, t.dim(0));
+        }
+
+        float[] download(ReferenceBackend backend) {
+            int cols = (int) (tensor.numel() / tensor.dim(0));
+            return Arrays.copyOfRange(backend.download(tensor), first * cols, (first + count) * cols);
+        }
+    }
+
+    /** name -> where it is, for every checkpoint tensor, in the Hugging Face naming. */
+    private static Map<String, Rows> byName(LlamaWeights w) {
+        Map<String, Rows> m = new LinkedHashMap<>();
+        m.put("model.embed_tokens.weight", new Rows(w.embedTokens()));
         for (int i = 0; i < w.numLayers(); i++) {
             LayerWeights l = w.layer(i);
             String p = "model.layers." + i + ".";
-            m.put(p + "input_layernorm.weight", l.attnNorm());
-            m.put(p + "self_attn.q_proj.weight", l.wq());
-            m.put(p + "self_attn.k_proj.weight", l.wk());
-            m.put(p + "self_attn.v_proj.weight", l.wv());
-            m.put(p + "self_attn.o_proj.weight", l.wo());
-            m.put(p + "post_attention_layernorm.weight", l.mlpNorm());
-            m.put(p + "mlp.gate_proj.weight", l.wGate());
-            m.put(p + "mlp.up_proj.weight", l.wUp());
-            m.put(p + "mlp.down_proj.weight", l.wDown());
+            m.put(p + "input_layernorm.weight", new Rows(l.attnNorm()));
+            m.put(p + "self_attn.q_proj.weight", new Rows(l.wq()));
+            m.put(p + "self_attn.k_proj.weight", new Rows(l.wk()));
+            m.put(p + "self_attn.v_proj.weight", new Rows(l.wv()));
+            m.put(p + "self_attn.o_proj.weight", new Rows(l.wo()));
+            m.put(p + "post_attention_layernorm.weight", new Rows(l.mlpNorm()));
+            int inter = l.wGateUp().dim(0) / 2;
+            m.put(p + "mlp.gate_proj.weight", new Rows(l.wGateUp(), 0, inter));
+            m.put(p + "mlp.up_proj.weight", new Rows(l.wGateUp(), inter, inter));
+            m.put(p + "mlp.down_proj.weight", new Rows(l.wDown()));
         }
-        m.put("model.norm.weight", w.finalNorm());
+        m.put("model.norm.weight", new Rows(w.finalNorm()));
         if (!w.tiedEmbeddings()) {
-            m.put("lm_head.weight", w.lmHead());
+            m.put("lm_head.weight", new Rows(w.lmHead()));
         }
         return m;
     }
@@ -83,15 +96,17 @@ class LlamaWeightsTest {
             } else {
                 assertNotEquals(w.embedTokens(), w.lmHead());
             }
-            Map<String, Tensor> tensors = byName(w);
+            Map<String, Rows> tensors = byName(w);
             assertEquals(files.names().size(), tensors.size());
             long fileBytes = 0;
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                Tensor t = e.getValue();
-                assertEquals(dtype, t.dtype(), e.getKey());
-                assertArrayEquals(files.info(e.getKey()).shape(), t.shape(), e.getKey());
+            for (Map.Entry<String, Rows> e : tensors.entrySet()) {
+                Rows r = e.getValue();
+                assertEquals(dtype, r.tensor().dtype(), e.getKey());
+                int[] shape = r.tensor().shape();
+                shape[0] = r.count();
+                assertArrayEquals(files.info(e.getKey()).shape(), shape, e.getKey());
                 float[] expected = fileValues(files, e.getKey());
-                float[] actual = backend.download(t);
+                float[] actual = r.download(backend);
                 // bit-exact: uploading raw bytes must not round anything
                 for (int i = 0; i < expected.length; i++) {
                     if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
@@ -267,7 +282,8 @@ class LlamaWeightsTest {
             assertArrayEquals(new int[] {96, 200}, l.wDown().shape());
             assertArrayEquals(new int[] {300, 96}, w.lmHead().shape());
 
-            float[] gate = backend.download(l.wGate());
+            assertArrayEquals(new int[] {400, 96}, l.wGateUp().shape());
+            float[] gate = Arrays.copyOf(backend.download(l.wGateUp()), 200 * 96);
             assertEquals(0, mean(gate), 0.01);
             assertEquals(1 / Math.sqrt(96), std(gate), 0.05 / Math.sqrt(96));
             float[] down = backend.download(l.wDown());
@@ -278,8 +294,10 @@ class LlamaWeightsTest {
             assertEquals(1.0, mean(norm), 0.02);
             double normStd = std(norm);
             assertTrue(normStd > 0.02 && normStd < 0.08, "norm weights should be 1 ± 0.05, std " + normStd);
-            // distinct tensors get distinct draws
-            assertFalse(Arrays.equals(backend.download(l.wGate()), backend.download(l.wUp())));
+            // distinct tensors (and the gate and up halves of the fused one) get distinct draws
+            float[] gateUp = backend.download(l.wGateUp());
+            assertFalse(Arrays.equals(gate, Arrays.copyOfRange(gateUp, 200 * 96, 400 * 96)));
+            assertFalse(Arrays.equals(backend.download(l.wq()), backend.download(l.wk())));
         }
         assertEquals(0, backend.bytesInUse());
     }
@@ -322,8 +340,7 @@ class LlamaWeightsTest {
         try (WeightFiles files = WeightFiles.open(TINY); LlamaWeights w = LlamaWeights.load(files, cfg, backend)) {
             assertThrows(IndexOutOfBoundsException.class, () -> w.layer(2));
             assertThrows(IndexOutOfBoundsException.class, () -> w.layer(-1));
-            List<Tensor> all = new ArrayList<>(byName(w).values());
-            for (Tensor t : all) {
+            for (Tensor t : byName(w).values().stream().map(Rows::tensor).toList()) {
                 assertSame(backend, t.backend());
                 assertFalse(t.isFreed());
             }

@@ -100,14 +100,15 @@ final class Fp32Backend extends ReferenceBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        float[] g = download(gate);
-        float[] u = download(up);
-        for (int i = 0; i < g.length; i++) {
-            g[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        float[] gu = download(gateUp);
+        float[] o = new float[(int) out.numel()];
+        for (int i = 0; i < o.length; i++) {
+            float g = gu[i / f * 2 * f + i % f];
+            o[i] = g / (1f + (float) Math.exp(-g)) * gu[i / f * 2 * f + f + i % f];
         }
-        write(out, g);
+        write(out, o);
     }
 
     @Override

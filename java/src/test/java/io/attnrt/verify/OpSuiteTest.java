@@ -210,13 +210,14 @@ class OpSuiteTest {
         // silu as e^x/(1+e^x)·x in float: ∞/∞ = NaN for gates above 88.7.
         ReferenceBackend naive = new ReferenceBackend() {
             @Override
-            public void swiglu(Tensor gate, Tensor up, Tensor out) {
-                float[] g = download(gate);
-                float[] u = download(up);
-                float[] o = new float[g.length];
-                for (int i = 0; i < g.length; i++) {
-                    float e = (float) Math.exp(g[i]);
-                    o[i] = g[i] * (e / (1f + e)) * u[i];
+            public void swiglu(Tensor gateUp, Tensor out) {
+                float[] gu = download(gateUp);
+                int f = out.dim(1);
+                float[] o = new float[(int) out.numel()];
+                for (int i = 0; i < o.length; i++) {
+                    float g = gu[i / f * 2 * f + i % f];
+                    float e = (float) Math.exp(g);
+                    o[i] = g * (e / (1f + e)) * gu[i / f * 2 * f + f + i % f];
                 }
                 write(out, o);
             }

@@ -362,6 +362,9 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             int width = keyCache.dim(2) * keyCache.dim(3);
             for (int n = 0; n < slots.length; n++) {
+                if (slots[n] == OpChecks.PADDING_SLOT) {
+                    continue;
+                }
                 storeRow(hk.f32(), n * width, hkc, slots[n] * width, width);
                 storeRow(hv.f32(), n * width, hvc, slots[n] * width, width);
             }
@@ -405,50 +408,67 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void copyBlocks(Tensor cache, int[] src, int[] dst) {
-        OpChecks.copyBlocks(cache, src, dst);
-        HostTensor hc = own(cache, "copyBlocks");
+    public void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        OpChecks.copyBlocks(caches, src, dst);
+        HostTensor[] hcs = new HostTensor[caches.length];
+        for (int c = 0; c < caches.length; c++) {
+            hcs[c] = own(caches[c], "copyBlocks");
+        }
         enter();
         try {
-            int blockElems = cache.dim(1) * cache.dim(2) * cache.dim(3);
-            Object array = hc.dtype() == DType.F32 ? hc.f32() : hc.bits16();
-            // Every copy reads the cache as it was before the call (as parallel device copies do): when a
-            // destination is also a source, the sources are snapshotted first.
-            java.util.Set<Integer> destinations = new java.util.HashSet<>();
-            for (int d : dst) {
-                destinations.add(d);
-            }
-            boolean overlap = false;
-            for (int s : src) {
-                overlap |= destinations.contains(s);
-            }
-            if (!overlap) {
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
-                }
-            } else {
-                Object before = hc.dtype() == DType.F32 ? new float[src.length * blockElems]
-                        : new short[src.length * blockElems];
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(array, src[i] * blockElems, before, i * blockElems, blockElems);
-                }
-                for (int i = 0; i < src.length; i++) {
-                    System.arraycopy(before, i * blockElems, array, dst[i] * blockElems, blockElems);
-                }
+            for (HostTensor hc : hcs) {
+                copyBlocks(hc, src, dst);
             }
         } finally {
             lock.unlock();
         }
     }
 
+    private static void copyBlocks(HostTensor hc, int[] src, int[] dst) {
+        int blockElems = hc.dim(1) * hc.dim(2) * hc.dim(3);
+        Object array = hc.dtype() == DType.F32 ? hc.f32() : hc.bits16();
+        // Every copy reads the cache as it was before the call (as parallel device copies do): when a
+        // destination is also a source, the sources are snapshotted first.
+        java.util.Set<Integer> destinations = new java.util.HashSet<>();
+        for (int d : dst) {
+            destinations.add(d);
+        }
+        boolean overlap = false;
+        for (int s : src) {
+            overlap |= destinations.contains(s);
+        }
+        if (!overlap) {
+            for (int i = 0; i < src.length; i++) {
+                System.arraycopy(array, src[i] * blockElems, array, dst[i] * blockElems, blockElems);
+            }
+            return;
+        }
+        Object before = hc.dtype() == DType.F32 ? new float[src.length * blockElems] : new short[src.length * blockElems];
+        for (int i = 0; i < src.length; i++) {
+            System.arraycopy(array, src[i] * blockElems, before, i * blockElems, blockElems);
+        }
+        for (int i = 0; i < src.length; i++) {
+            System.arraycopy(before, i * blockElems, array, dst[i] * blockElems, blockElems);
+        }
+    }
+
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        HostTensor hg = own(gate, "swiglu"), hu = own(up, "swiglu"), ho = own(out, "swiglu");
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        HostTensor hgu = own(gateUp, "swiglu"), ho = own(out, "swiglu");
         enter();
         try {
-            float[] g = hg.f32(), u = hu.f32(), o = ho.f32();
-            forChunks((int) gate.numel(), (from, len) -> kernels.swiglu(g, from, u, from, o, from, len));
+            float[] gu = hgu.f32(), o = ho.f32();
+            // Chunks of output elements; a chunk crossing rows is cut at each row end, where gate and up of
+            // the next row start 2F further on.
+            forChunks((int) out.numel(), (from, len) -> {
+                for (int i = from, end = from + len; i < end; ) {
+                    int row = i / f, col = i % f, n = Math.min(end - i, f - col);
+                    int g = 2 * row * f + col;
+                    kernels.swiglu(gu, g, gu, g + f, o, i, n);
+                    i += n;
+                }
+            });
         } finally {
             lock.unlock();
         }

@@ -137,7 +137,7 @@ public final class CudaBackend implements Backend, RandomFill {
     private CudaTensor raw(DType dtype, int... shape) {
         CudaTensor probe = new CudaTensor(this, dtype, new CUdeviceptr(), shape);
         long bytes = Math.max(probe.byteSize(), 1);
-        CUdeviceptr p = new CUdeviceptr();
+        CudaTensor.Address p = new CudaTensor.Address();
         try {
             cuMemAlloc(p, bytes);
         } catch (CudaException e) {
@@ -434,29 +434,39 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     @Override
-    public void copyBlocks(Tensor cache, int[] src, int[] dst) {
-        OpChecks.copyBlocks(cache, src, dst);
+    public void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        OpChecks.copyBlocks(caches, src, dst);
         if (src.length == 0) {
             return;
+        }
+        if (caches.length > 65535) {
+            throw new IllegalArgumentException("copyBlocks: at most 65535 caches per call (grid y), got " + caches.length);
         }
         int[] pairs = new int[2 * src.length];
         for (int i = 0; i < src.length; i++) {
             pairs[2 * i] = src[i];
             pairs[2 * i + 1] = dst[i];
         }
-        CUdeviceptr cachePtrs = sampleScratch.get(8);
-        cuMemcpyHtoD(cachePtrs, Pointer.to(own(cache, "copyBlocks").ptr), 8);
+        // The kernel reads the caches' base addresses from device memory: grid.y walks them.
+        long[] bases = new long[caches.length];
+        for (int c = 0; c < caches.length; c++) {
+            bases[c] = own(caches[c], "copyBlocks").address();
+        }
+        CUdeviceptr cachePtrs = sampleScratch.get(8L * bases.length);
+        cuMemcpyHtoD(cachePtrs, Pointer.to(bases), 8L * bases.length);
+        Tensor cache = caches[0];
         long blockElems = (long) cache.dim(1) * cache.dim(2) * cache.dim(3);
-        launch("copy_blocks_" + sfx(cache.dtype()), src.length, 1, 1, 256, 0,
-                cachePtrs, 1, ints.of(pairs), src.length, blockElems);
+        launch("copy_blocks_" + sfx(cache.dtype()), src.length, caches.length, 1, 256, 0,
+                cachePtrs, caches.length, ints.of(pairs), src.length, blockElems);
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        int f = gate.dim(-1);
-        int rows = gate.rows();
-        launch("swiglu_" + sfx(gate.dtype()), rows, 1, 1, 256, 0, ptr(gate), f, ptr(up), f, ptr(out), f, rows, f);
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        int rows = out.rows();
+        CUdeviceptr gu = ptr(gateUp);
+        launch("swiglu_" + sfx(out.dtype()), rows, 1, 1, 256, 0, gu, 2 * f,
+                gu.withByteOffset((long) f * out.dtype().byteSize()), 2 * f, ptr(out), f, rows, f);
     }
 
     @Override

@@ -16,4 +16,19 @@ final class CudaTensor extends Tensor {
     void released() {
         markFreed();
     }
+
+    /** The allocation's device address as a number, for kernels that read pointers from device memory. */
+    long address() {
+        if (ptr instanceof Address a) {
+            return a.value();
+        }
+        throw new IllegalStateException(describe() + " was not allocated by the cuda backend");
+    }
+
+    /** A device pointer whose address can be read (JCuda keeps it in a protected field). */
+    static final class Address extends CUdeviceptr {
+        long value() {
+            return getNativePointer();
+        }
+    }
 }

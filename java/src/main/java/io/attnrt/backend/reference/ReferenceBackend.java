@@ -252,6 +252,9 @@ public class ReferenceBackend extends HostMemoryBackend {
         // [numBlocks, blockSize, ...] flattens so that slot s starts at s · kvWidth.
         int kvWidth = keyCache.dim(2) * keyCache.dim(3);
         for (int n = 0; n < slots.length; n++) {
+            if (slots[n] == OpChecks.PADDING_SLOT) {
+                continue;
+            }
             for (int c = 0; c < kvWidth; c++) {
                 kc.set(slots[n] * kvWidth + c, ks.get(n * kvWidth + c));
                 vc.set(slots[n] * kvWidth + c, vs.get(n * kvWidth + c));
@@ -291,10 +294,15 @@ public class ReferenceBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void copyBlocks(Tensor cache, int[] src, int[] dst) {
-        OpChecks.copyBlocks(cache, src, dst);
-        HostTensor c = own(cache, "copyBlocks");
-        int blockElements = cache.dim(1) * cache.dim(2) * cache.dim(3);
+    public void copyBlocks(Tensor[] caches, int[] src, int[] dst) {
+        OpChecks.copyBlocks(caches, src, dst);
+        for (Tensor cache : caches) {
+            copyBlocks(own(cache, "copyBlocks"), src, dst);
+        }
+    }
+
+    private void copyBlocks(HostTensor c, int[] src, int[] dst) {
+        int blockElements = c.dim(1) * c.dim(2) * c.dim(3);
         // Every copy reads the cache as it was before the call (as parallel device copies would), so a
         // block that is both a source and a destination gives the same answer on every backend.
         float[] before = values(c);
@@ -306,16 +314,17 @@ public class ReferenceBackend extends HostMemoryBackend {
     }
 
     @Override
-    public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        OpChecks.elementwise("swiglu", gate, up, out);
-        HostTensor g = own(gate, "swiglu");
-        HostTensor u = own(up, "swiglu");
+    public void swiglu(Tensor gateUp, Tensor out) {
+        int f = OpChecks.swiglu(gateUp, out);
+        HostTensor gu = own(gateUp, "swiglu");
         HostTensor o = own(out, "swiglu");
-        for (int i = 0; i < (int) gate.numel(); i++) {
-            double x = g.get(i);
-            // For x → −∞, exp(−x) overflows to +∞ and x/∞ = −0: finite, no NaN.
-            double silu = x / (1.0 + Math.exp(-x));
-            o.set(i, (float) (silu * u.get(i)));
+        for (int r = 0; r < out.rows(); r++) {
+            for (int c = 0; c < f; c++) {
+                double x = gu.get(2 * r * f + c);
+                // For x → −∞, exp(−x) overflows to +∞ and x/∞ = −0: finite, no NaN.
+                double silu = x / (1.0 + Math.exp(-x));
+                o.set(r * f + c, (float) (silu * gu.get(2 * r * f + f + c)));
+            }
         }
     }
 

@@ -223,7 +223,7 @@ class ReferenceBackendTest {
                 }
             }
             // Block 0 -> 1 and block 1 -> 2 in one call: block 2 gets the OLD block 1.
-            ref.copyBlocks(kc, new int[] {0, 1}, new int[] {1, 2});
+            ref.copyBlocks(new Tensor[] {kc}, new int[] {0, 1}, new int[] {1, 2});
             float[] copied = ref.download(kc);
             assertArrayEquals(Arrays.copyOfRange(keys, 0, 8), Arrays.copyOfRange(copied, 0, 8), 0f);
             assertArrayEquals(Arrays.copyOfRange(keys, 0, 8), Arrays.copyOfRange(copied, 8, 16), 0f);
@@ -366,13 +366,23 @@ class ReferenceBackendTest {
     void swigluAndAddFollowTheirFormulas() {
         float[] gate = {-80f, -1f, 0.5f, 80f, -1000f};
         float[] up = {2f, 3f, -1f, 0.25f, 1f};
-        try (Tensor g = f32(gate, 1, 5); Tensor u = f32(up, 1, 5); Tensor out = ref.allocate(DType.F32, 1, 5)) {
-            ref.swiglu(g, u, out);
+        float[] gateUp = new float[20]; // two rows of [gate | up]; the second row's gates and ups are swapped
+        for (int i = 0; i < 5; i++) {
+            gateUp[i] = gate[i];
+            gateUp[5 + i] = up[i];
+            gateUp[10 + i] = up[i];
+            gateUp[15 + i] = gate[i];
+        }
+        try (Tensor g = f32(gate, 1, 5); Tensor u = f32(up, 1, 5); Tensor gu = f32(gateUp, 2, 10);
+             Tensor out = ref.allocate(DType.F32, 2, 5)) {
+            ref.swiglu(gu, out);
             float[] o = ref.download(out);
             for (int i = 0; i < 5; i++) {
                 double expected = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
                 assertTrue(Float.isFinite(o[i]), "silu(" + gate[i] + ") must stay finite");
                 assertEquals(expected, o[i], Math.abs(expected) * 1e-6 + 1e-30);
+                double second = up[i] / (1 + Math.exp(-up[i])) * gate[i];
+                assertEquals(second, o[5 + i], Math.abs(second) * 1e-6 + 1e-30, "row 1 col " + i);
             }
             ref.add(g, u, g); // out may alias a
             assertArrayEquals(new float[] {-78f, 2f, -0.5f, 80.25f, -999f}, ref.download(g), 0f);
@@ -583,9 +593,15 @@ class ReferenceBackendTest {
              Tensor out = ref.allocate(DType.F32, 1, 3)) {
             String slot = assertThrows(IllegalArgumentException.class,
                     () -> ref.kvAppend(kc, vc, k, k, new int[] {1, 4})).getMessage();
-            assertEquals("kvAppend: slot 4 of row 1 is outside the cache's 4 slots", slot);
+            assertEquals("kvAppend: slot 4 of row 1 is outside the cache's 4 slots (-1 marks a padding row)", slot);
             // the good row 0 was not written either
             assertArrayEquals(new float[12], ref.download(kc), 0f);
+            String below = assertThrows(IllegalArgumentException.class,
+                    () -> ref.kvAppend(kc, vc, k, k, new int[] {0, -2})).getMessage();
+            assertTrue(below.startsWith("kvAppend: slot -2 of row 1 is outside"), below);
+            // -1 is a padding row: row 0 lands in slot 3, row 1 nowhere
+            ref.kvAppend(kc, vc, k, k, new int[] {3, -1});
+            assertArrayEquals(new float[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, ref.download(kc), 0f);
 
             AttentionSpec spec = AttentionSpec.of(1, 1, 3, true);
             String block = assertThrows(IllegalArgumentException.class,
@@ -597,7 +613,7 @@ class ReferenceBackendTest {
                             .getMessage();
             assertTrue(table.contains("context length 3 of sequence 0 needs 2 blocks"), table);
             String copy = assertThrows(IllegalArgumentException.class,
-                    () -> ref.copyBlocks(kc, new int[] {0}, new int[] {2})).getMessage();
+                    () -> ref.copyBlocks(new Tensor[] {kc}, new int[] {0}, new int[] {2})).getMessage();
             assertTrue(copy.contains("0 -> 2") && copy.contains("2 blocks"), copy);
         }
     }
