@@ -140,11 +140,30 @@ def rms_norm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope_rotate_half(x, positions, theta):
+def scaled_inv_freq(inv_freq, scaling):
+    """rope_scaling as transformers' _compute_llama3_parameters / linear scaling apply it."""
+    if not scaling:
+        return inv_freq
+    kind = scaling.get("rope_type", scaling.get("type"))
+    if kind == "linear":
+        return inv_freq / scaling["factor"]
+    assert kind == "llama3", kind
+    factor = scaling["factor"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * np.pi / inv_freq
+    out = np.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * out / factor + smooth * out
+    medium = ~(wavelen < old / high) & ~(wavelen > old / low)
+    return np.where(medium, smoothed, out)
+
+
+def rope_rotate_half(x, positions, theta, scaling=None):
     """x: [T, heads, d]. Hugging Face rotate-half: dimension i pairs with i + d/2, angle pos·theta^(-2i/d)."""
     d = x.shape[-1]
     half = d // 2
-    inv_freq = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / d)
+    inv_freq = scaled_inv_freq(theta ** (-np.arange(half, dtype=np.float64) * 2.0 / d), scaling)
     ang = positions[:, None].astype(np.float64) * inv_freq[None, :]  # [T, half]
     cos = np.cos(ang)[:, None, :]
     sin = np.sin(ang)[:, None, :]
@@ -177,8 +196,8 @@ def forward(cfg, w, tokens):
         q = (a @ w[p + "self_attn.q_proj.weight"].T).reshape(t, heads, d)
         k = (a @ w[p + "self_attn.k_proj.weight"].T).reshape(t, kv, d)
         v = (a @ w[p + "self_attn.v_proj.weight"].T).reshape(t, kv, d)
-        q = rope_rotate_half(q, pos, theta)
-        k = rope_rotate_half(k, pos, theta)
+        q = rope_rotate_half(q, pos, theta, cfg.get("rope_scaling"))
+        k = rope_rotate_half(k, pos, theta, cfg.get("rope_scaling"))
         att = np.empty((t, heads, d))
         for hh in range(heads):
             g = hh // group  # GQA: query head h reads kv head h // (H / KV)
@@ -322,12 +341,33 @@ def make_tiny_llama_hd64(out, seed=20240613):
     return d
 
 
+def make_tiny_llama3_rope(out, seed=20240614):
+    """The hd64 shape with Llama 3.1-style rope_scaling, scaled down so that the prompts reach every regime:
+    original context 64, low/high frequency factors 1/4, factor 8 — wavelengths under 16 keep their
+    frequency, those over 64 are divided by 8, those between blend."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["torch_dtype"] = "bfloat16"
+    cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                           "original_max_position_embeddings": 64}
+    w = make_weights(cfg, seed)
+    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+    shapes = {k: a.shape for k, a in w.items()}
+    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
+    d = os.path.join(out, "tiny-llama3-rope")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "config.json"), cfg, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
+    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama3-rope", cfg, w, "BF16", seed))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
-    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out)):
+    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out),
+              make_tiny_llama3_rope(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.attnrt.backend.AttentionSpec;
+import io.attnrt.backend.RopeScaling;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import java.io.IOException;
@@ -29,10 +30,11 @@ import java.nio.file.Path;
  * @param vocabSize             tokens in the vocabulary (vocab_size)
  * @param maxPositionEmbeddings longest supported sequence (max_position_embeddings)
  * @param tieWordEmbeddings     the output head reuses the token embedding (tie_word_embeddings)
+ * @param ropeScaling           rope_scaling: none, linear or llama3
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
-                          int maxPositionEmbeddings, boolean tieWordEmbeddings) {
+                          int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
@@ -41,6 +43,17 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
     public LlamaConfig {
         validate(null, hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim,
                 rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings);
+        if (ropeScaling == null) {
+            throw new IllegalArgumentException("ropeScaling is required (RopeScaling.NONE for plain RoPE)");
+        }
+    }
+
+    /** Plain RoPE. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
+                       int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
+                       int maxPositionEmbeddings, boolean tieWordEmbeddings) {
+        this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -60,7 +73,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
     /**
      * Parses a Hugging Face {@code config.json} text; {@code sourceName} (usually the file) starts every error
      * message. Fields other than the architecture's are ignored; settings this runtime cannot honour
-     * (rope_scaling, an activation other than silu, biases) are rejected rather than silently dropped.
+     * (rope_scaling kinds other than linear and llama3, an activation other than silu, biases) are rejected
+     * rather than silently dropped.
      */
     public static LlamaConfig parse(String json, String sourceName) {
         JsonNode root;
@@ -81,11 +95,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         if (act != null && !(act.isTextual() && act.asText().equals("silu"))) {
             throw new ModelFormatException(sourceName + ": hidden_act " + act + " is not supported (only \"silu\")");
         }
-        JsonNode scaling = f.present("rope_scaling");
-        if (scaling != null) {
-            throw new ModelFormatException(sourceName + ": rope_scaling " + scaling
-                    + " is not supported (only plain RoPE with rope_theta)");
-        }
+        RopeScaling ropeScaling = ropeScaling(f.present("rope_scaling"), sourceName);
         for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
             if (f.optionalBoolean(bias, false)) {
                 throw new ModelFormatException(sourceName + ": " + bias + "=true is not supported (no bias tensors)");
@@ -115,7 +125,39 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             headDim = heads > 0 ? hidden / heads : 0;
         }
         validate(sourceName, hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos);
-        return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie);
+        return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
+                ropeScaling);
+    }
+
+    /**
+     * rope_scaling: absent, null or rope_type "default" is plain RoPE; "linear" and "llama3" are honoured (the
+     * kind is read from "rope_type", or the older "type"); any other kind is refused, naming it.
+     */
+    private static RopeScaling ropeScaling(JsonNode node, String sourceName) {
+        if (node == null) {
+            return RopeScaling.NONE;
+        }
+        if (!node.isObject()) {
+            throw new ModelFormatException(sourceName + ": rope_scaling must be an object or null, got " + node);
+        }
+        Fields f = new Fields(node, sourceName + ": rope_scaling");
+        JsonNode kind = f.present("rope_type") != null ? f.present("rope_type") : f.present("type");
+        String name = kind != null && kind.isTextual() ? kind.asText() : String.valueOf(kind);
+        try {
+            return switch (name) {
+                case "default" -> RopeScaling.NONE;
+                case "linear" -> RopeScaling.linear(f.requiredDouble("factor"));
+                case "llama3" -> RopeScaling.llama3(f.requiredDouble("factor"), f.requiredDouble("low_freq_factor"),
+                        f.requiredDouble("high_freq_factor"), f.requiredInt("original_max_position_embeddings"));
+                default -> throw new ModelFormatException(sourceName + ": rope_scaling type " + kind + " is not "
+                        + "supported (only default, linear and llama3)");
+            };
+        } catch (IllegalArgumentException e) {
+            if (e instanceof ModelFormatException) {
+                throw e;
+            }
+            throw new ModelFormatException(sourceName + ": rope_scaling " + node + ": " + e.getMessage());
+        }
     }
 
     /**
@@ -148,7 +190,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
     /** Hugging Face Llama RoPE: rotate-half pairs, base rope_theta. */
     public RopeSpec ropeSpec() {
-        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF);
+        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF, ropeScaling);
     }
 
     /** Number of weights, counting a tied embedding once. */
@@ -259,6 +301,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private int vocabSize;
         private int maxPositionEmbeddings = 2048;
         private boolean tieWordEmbeddings;
+        private RopeScaling ropeScaling = RopeScaling.NONE;
 
         private Builder() {
         }
@@ -313,6 +356,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder ropeScaling(RopeScaling v) {
+            ropeScaling = v;
+            return this;
+        }
+
         public Builder tieWordEmbeddings(boolean v) {
             tieWordEmbeddings = v;
             return this;
@@ -330,7 +378,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 hd = numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0;
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
-                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings);
+                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling);
         }
     }
 }

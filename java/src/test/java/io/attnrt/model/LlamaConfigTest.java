@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.attnrt.backend.RopeScaling;
+import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -222,10 +224,57 @@ class LlamaConfigTest {
     }
 
     @Test
-    void ropeScalingIsUnsupported() throws IOException {
+    void llama3AndLinearRopeScalingAreReadOthersRefused() throws IOException {
         ObjectNode n = minimal();
+        // Llama-3.1-8B's block
+        n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
+        assertEquals(RopeScaling.llama3(8, 1, 4, 8192), LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+        assertEquals(RopeScaling.llama3(8, 1, 4, 8192), LlamaConfig.parse(n.toString(), "mem").ropeSpec().scaling());
+        n.putObject("rope_scaling").put("type", "linear").put("factor", 2.0);
+        assertEquals(RopeScaling.linear(2), LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+        n.putObject("rope_scaling").put("rope_type", "default");
+        assertEquals(RopeScaling.NONE, LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+
+        n.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);
+        assertRejected(n, "rope_scaling", "yarn", "not supported");
         n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0);
-        assertRejected(n, "rope_scaling", "llama3", "not supported");
+        assertRejected(n, "rope_scaling", "low_freq_factor");
+        n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 4.0)
+                .put("high_freq_factor", 1.0).put("original_max_position_embeddings", 8192);
+        assertRejected(n, "rope_scaling", "low_freq_factor < high_freq_factor");
+        n.put("rope_scaling", "llama3");
+        assertRejected(n, "rope_scaling", "must be an object");
+    }
+
+    @Test
+    void llama3ScalingKeepsHighFrequenciesDividesLowOnesAndBlendsBetween() {
+        // Llama 3.1: theta 500000, d 128, factor 8, original context 8192: wavelengths below 2048 stay, above
+        // 8192 are divided by 8, between blend.
+        RopeSpec plain = new RopeSpec(500000, RopeStyle.ROTATE_HALF);
+        RopeSpec scaled = new RopeSpec(500000, RopeStyle.ROTATE_HALF, RopeScaling.llama3(8, 1, 4, 8192));
+        double[] f0 = plain.inverseFrequencies(128);
+        double[] f = scaled.inverseFrequencies(128);
+        int kept = 0, divided = 0, blended = 0;
+        for (int p = 0; p < 64; p++) {
+            double wavelength = 2 * Math.PI / f0[p];
+            if (wavelength < 2048) {
+                assertEquals(f0[p], f[p], 0, "pair " + p);
+                kept++;
+            } else if (wavelength > 8192) {
+                assertEquals(f0[p] / 8, f[p], f0[p] * 1e-15, "pair " + p);
+                divided++;
+            } else {
+                assertTrue(f[p] < f0[p] && f[p] > f0[p] / 8, "pair " + p + " blends: " + f[p] + " of " + f0[p]);
+                blended++;
+            }
+        }
+        assertTrue(kept > 0 && divided > 0 && blended > 0, kept + " kept, " + divided + " divided, " + blended);
+        // the blend is continuous at both ends: s = 0 at wavelength 8192, s = 1 at 2048
+        RopeScaling s = RopeScaling.llama3(8, 1, 4, 8192);
+        assertEquals(2 * Math.PI / 8192 / 8, s.apply(2 * Math.PI / 8192), 1e-15);
+        assertEquals(2 * Math.PI / 2048, s.apply(2 * Math.PI / 2048), 1e-15);
+        assertEquals(0.25, RopeScaling.linear(4).apply(1.0), 0);
     }
 
     @ParameterizedTest

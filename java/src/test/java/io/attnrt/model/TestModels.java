@@ -19,6 +19,8 @@ final class TestModels {
     static final Path TINY_BF16_SHARDED = Path.of("test-data", "tiny-llama-bf16-sharded");
     /** Head dim 64: the test model a GPU backend (no kernels for head dim 16) runs end to end. */
     static final Path TINY_HD64 = Path.of("test-data", "tiny-llama-hd64");
+    /** The hd64 shape with llama3 rope_scaling. */
+    static final Path TINY_LLAMA3_ROPE = Path.of("test-data", "tiny-llama3-rope");
 
     private TestModels() {
     }

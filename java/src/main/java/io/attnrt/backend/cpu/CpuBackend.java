@@ -306,10 +306,7 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             float[] a = hx.f32();
             int n = positions.length, half = headDim / 2, width = numHeads * headDim;
-            double[] invFreq = new double[half];
-            for (int p = 0; p < half; p++) {
-                invFreq[p] = Math.pow(rope.theta(), -2.0 * p / headDim);
-            }
+            double[] invFreq = rope.inverseFrequencies(headDim);
             boolean interleaved = rope.style() == RopeStyle.INTERLEAVED;
             int tasks = (long) n * width < PARALLEL_MIN_ELEMENTS ? 1 : Math.min(n, threads * 4);
             pool.parallelFor(tasks, (task, worker) -> {

@@ -136,11 +136,12 @@ public class ReferenceBackend extends HostMemoryBackend {
         HostTensor xs = own(x, "rope");
         int width = numHeads * headDim;
         int half = headDim / 2;
+        double[] invFreq = rope.inverseFrequencies(headDim);
         for (int n = 0; n < positions.length; n++) {
             for (int h = 0; h < numHeads; h++) {
                 int base = n * width + h * headDim;
                 for (int p = 0; p < half; p++) {
-                    double angle = positions[n] * Math.pow(rope.theta(), -2.0 * p / headDim);
+                    double angle = positions[n] * invFreq[p];
                     double cos = Math.cos(angle);
                     double sin = Math.sin(angle);
                     int a = base + (rope.style() == RopeStyle.ROTATE_HALF ? p : 2 * p);
