@@ -11,11 +11,15 @@ import io.attnrt.model.GenerationStats;
 import io.attnrt.model.Generator;
 import io.attnrt.model.LlamaModel;
 import io.attnrt.tensor.DType;
+import io.attnrt.text.TextStream;
+import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -24,6 +28,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Generate a continuation of a prompt. Without --model, runs the built-in test model.")
 final class RunCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
     static final String BUILTIN_PROMPT = "Hello, attnrt!";
 
     @Spec
@@ -32,7 +37,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (config.json + *.safetensors)")
     Path model;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (byte-level tokens)")
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text, tokenized by the model's "
+            + "tokenizer.json (byte by byte for a directory without one)")
     String prompt;
 
     @Option(names = "--tokens", paramLabel = "IDS", split = ",", description = "prompt as comma-separated token ids")
@@ -53,7 +59,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "random seed of the sampler")
     long seed;
 
-    @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id, -1 = never")
+    @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id (default: the "
+            + "model's end-of-sequence tokens; -1 without a tokenizer = never)")
     int stopToken;
 
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cuda, cpu or reference (default ${DEFAULT-VALUE})")
@@ -79,21 +86,40 @@ final class RunCommand implements Callable<Integer> {
         try (var be = choice.backend();
              ModelSource.Loaded loaded = ModelSource.load(model, be);
              LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
-            ByteTokenizer tokenizer = new ByteTokenizer(loaded.config().vocabSize());
-            int[] ids = tokens != null ? tokens : tokenizer.encode(prompt != null ? prompt : BUILTIN_PROMPT);
+            Tokenizer tokenizer = Tokenizer.presentIn(loaded.dir()) ? Tokenizer.load(loaded.dir()) : null;
+            ByteTokenizer bytes = new ByteTokenizer(loaded.config().vocabSize());
+            if (tokenizer == null && prompt != null) {
+                LOG.info("{} has no tokenizer.json: the prompt is encoded one token per UTF-8 byte", loaded.label());
+            }
+            String text = prompt != null ? prompt : BUILTIN_PROMPT;
+            int[] ids = tokens != null ? tokens : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
+            int[] stops = stopToken >= 0 || tokenizer == null ? new int[] {stopToken} : tokenizer.stopTokenIds();
             int contextBlocks = (ids.length + maxNewTokens + blockSize - 1) / blockSize;
-            try (PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
+            try (tokenizer; PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
                 Generator generator = new Generator(llama, cache);
                 LogitsRecorder recorder = logitsOut == null ? null : new LogitsRecorder();
-                GenerationRequest request = new GenerationRequest(ids, maxNewTokens, sampling, seed, stopToken);
-                List<GenerationResult> results = generator.generate(List.of(request), recorder);
-                GenerationResult r = results.get(0);
-                GenerationStats stats = generator.lastStats();
                 out.printf("model:     %s%n", loaded.label());
                 out.printf("backend:   %s (%s)%n", be.description(), choice.reason());
                 out.printf("prompt:    %s%n", Arrays.toString(ids));
+                // The text streams as it is generated when there is a tokenizer.
+                out.print("text:      ");
+                out.flush();
+                TextStream stream = tokenizer == null ? null : tokenizer.stream(ids);
+                Generator.LogitsListener listener = (req, step, logits, token) -> {
+                    if (recorder != null) {
+                        recorder.onLogits(req, step, logits, token);
+                    }
+                    if (stream != null) {
+                        out.print(stream.add(token));
+                        out.flush();
+                    }
+                };
+                GenerationRequest request = new GenerationRequest(ids, maxNewTokens, sampling, seed, stops);
+                List<GenerationResult> results = generator.generate(List.of(request), listener);
+                GenerationResult r = results.get(0);
+                GenerationStats stats = generator.lastStats();
+                out.println(stream != null ? stream.finish() : bytes.decode(r.generated()).replace("\n", "\\n"));
                 out.printf("generated: %s%n", Arrays.toString(r.generated()));
-                out.printf("text:      %s%n", tokenizer.decode(r.generated()).replace("\n", "\\n"));
                 out.printf("prefill:   %d tokens in %.1f ms (%.1f tokens/s)%n", stats.prefillTokens(),
                         stats.prefillNanos() / 1e6, stats.prefillTokensPerSecond());
                 out.printf("decode:    %d tokens in %.1f ms (%.1f tokens/s)%n", stats.decodeTokens(),

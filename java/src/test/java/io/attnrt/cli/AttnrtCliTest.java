@@ -70,6 +70,44 @@ class AttnrtCliTest {
     }
 
     @Test
+    void runTokenizesThePromptWithTheModelsTokenizerAndStreamsTheText(@TempDir Path dir) throws Exception {
+        // tiny-llama is byte-level; bytes-256 is the Hugging Face tokenizer.json that says so
+        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+        Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hello", "-n", "8", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(o.out().contains("prompt:    [72, 101, 108, 108, 111]"), o.out());
+        JsonNode hello = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("cases").get(1);
+        assertEquals("Hello", hello.get("text").asText());
+        int[] greedy = new int[8];
+        for (int i = 0; i < 8; i++) {
+            greedy[i] = hello.get("greedy").get("tokens").get(i).intValue();
+        }
+        assertTrue(o.out().contains("generated: " + java.util.Arrays.toString(greedy)), o.out());
+        try (io.attnrt.text.Tokenizer t = io.attnrt.text.Tokenizer.load(dir)) {
+            String text = t.decode(greedy, true);
+            assertTrue(o.out().contains("text:      " + text + System.lineSeparator()), o.out() + "\nexpected " + text);
+        }
+    }
+
+    @Test
+    void tokenizePrintsIdsOrPiecesFromTheTokenizerAlone() {
+        Path bpe = Path.of("test-data", "tokenizers", "byte-level-bpe");
+        Outcome ids = run("tokenize", "--model", bpe.toString(), "--text", "Hello world");
+        assertEquals(0, ids.exit(), ids.err());
+        assertEquals("471,72,101,293,277", ids.out().strip());
+        Outcome plain = run("tokenize", "--model", bpe.toString(), "--text", "Hello world", "--no-special", "--pieces");
+        assertEquals(List.of("72\tH", "101\te", "293\tllo", "277\t\u0120world"), plain.out().strip().lines().toList());
+        Outcome none = run("tokenize", "--model", "test-data/tiny-llama", "--text", "x");
+        assertEquals(2, none.exit());
+        assertTrue(none.err().contains("no tokenizer.json"), none.err());
+    }
+
+    @Test
     void missingModelDirectoryIsAClearError(@TempDir Path dir) {
         Outcome o = run("run", "--model", dir.resolve("nope").toString());
         assertEquals(2, o.exit());
