@@ -11,6 +11,7 @@ import io.attnrt.model.GenerationStats;
 import io.attnrt.model.Generator;
 import io.attnrt.model.LlamaModel;
 import io.attnrt.tensor.DType;
+import io.attnrt.text.ChatTemplate;
 import io.attnrt.text.TextStream;
 import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
@@ -40,6 +41,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text, tokenized by the model's "
             + "tokenizer.json (byte by byte for a directory without one)")
     String prompt;
+
+    @Option(names = "--chat", description = "apply the model's chat template to the prompt as one user message")
+    boolean chat;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "with --chat: a system message before it")
+    String system;
 
     @Option(names = "--tokens", paramLabel = "IDS", split = ",", description = "prompt as comma-separated token ids")
     int[] tokens;
@@ -75,10 +82,36 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--logits-out", paramLabel = "FILE", description = "write the logits of every step (.json or .npy)")
     Path logitsOut;
 
+    /**
+     * The prompt as the model's chat template renders it (the system message, then the prompt as the user's,
+     * then the assistant's header), tokenized without added special tokens: the template writes its own BOS,
+     * as transformers' apply_chat_template does.
+     */
+    private int[] chatPrompt(Path dir, Tokenizer tokenizer, String text) {
+        ChatTemplate template = tokenizer == null ? null : ChatTemplate.fromModelDir(dir);
+        if (template == null) {
+            throw new IllegalArgumentException("--chat needs the model directory's tokenizer.json and a chat_template "
+                    + "in its tokenizer_config.json; " + (dir == null ? "the built-in model has neither" : dir
+                    + " lacks " + (tokenizer == null ? "tokenizer.json" : "the chat_template")));
+        }
+        List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
+        if (system != null) {
+            messages.add(new ChatTemplate.Message("system", system));
+        }
+        messages.add(new ChatTemplate.Message("user", text));
+        return tokenizer.encode(template.render(messages, true), false);
+    }
+
     @Override
     public Integer call() throws Exception {
         if (prompt != null && tokens != null) {
             throw new IllegalArgumentException("give either --prompt or --tokens, not both");
+        }
+        if ((chat || system != null) && (tokens != null || prompt == null)) {
+            throw new IllegalArgumentException("--chat and --system apply to a --prompt text");
+        }
+        if (system != null && !chat) {
+            throw new IllegalArgumentException("--system needs --chat");
         }
         SamplingParams sampling = new SamplingParams(temperature, topK, topP);
         PrintWriter out = spec.commandLine().getOut();
@@ -92,7 +125,8 @@ final class RunCommand implements Callable<Integer> {
                 LOG.info("{} has no tokenizer.json: the prompt is encoded one token per UTF-8 byte", loaded.label());
             }
             String text = prompt != null ? prompt : BUILTIN_PROMPT;
-            int[] ids = tokens != null ? tokens : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
+            int[] ids = tokens != null ? tokens : chat ? chatPrompt(loaded.dir(), tokenizer, text)
+                    : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
             int[] stops = stopToken >= 0 || tokenizer == null ? new int[] {stopToken} : tokenizer.stopTokenIds();
             int contextBlocks = (ids.length + maxNewTokens + blockSize - 1) / blockSize;
             try (tokenizer; PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {

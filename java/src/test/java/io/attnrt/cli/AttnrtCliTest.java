@@ -95,6 +95,30 @@ class AttnrtCliTest {
     }
 
     @Test
+    void chatRendersTheTemplateOfTokenizerConfigAroundThePrompt(@TempDir Path dir) throws Exception {
+        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+        Outcome noTokenizer = run("run", "--model", dir.toString(), "--prompt", "Hi", "--chat", "--backend", "cpu");
+        assertEquals(2, noTokenizer.exit());
+        assertTrue(noTokenizer.err().contains("--chat needs") && noTokenizer.err().contains("tokenizer.json"),
+                noTokenizer.err());
+        Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{% for m in messages %}"
+                + "<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}\"}");
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hi", "--chat", "--system", "Be kind", "-n", "2",
+                "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        int[] expected = "<system>Be kind<user>Hi<assistant>".chars().toArray();
+        assertTrue(o.out().contains("prompt:    " + java.util.Arrays.toString(expected)), o.out());
+        Outcome systemAlone = run("run", "--model", dir.toString(), "--prompt", "Hi", "--system", "x");
+        assertEquals(2, systemAlone.exit());
+        assertTrue(systemAlone.err().contains("--system needs --chat"), systemAlone.err());
+    }
+
+    @Test
     void tokenizePrintsIdsOrPiecesFromTheTokenizerAlone() {
         Path bpe = Path.of("test-data", "tokenizers", "byte-level-bpe");
         Outcome ids = run("tokenize", "--model", bpe.toString(), "--text", "Hello world");
