@@ -188,6 +188,9 @@ def forward(cfg, w, tokens):
     pos = np.arange(t)
     group = heads // kv
     causal = np.tril(np.ones((t, t), dtype=bool))
+    window = cfg.get("sliding_window") or 0
+    if window:  # Mistral: query i sees keys j with i - j < window
+        causal &= (pos[:, None] - pos[None, :]) < window
 
     x = w["model.embed_tokens.weight"][np.asarray(tokens)]  # [T, H]
     for i in range(cfg["num_hidden_layers"]):
@@ -361,13 +364,31 @@ def make_tiny_llama3_rope(out, seed=20240614):
     return d
 
 
+def make_tiny_mistral_window(out, seed=20240615):
+    """Mistral's architecture (a Llama block) with a sliding window of 8 keys, which the longer prompts
+    (13 and 31 tokens) and greedy continuations cross; F32."""
+    cfg = tiny_config(tie_word_embeddings=False)
+    cfg["architectures"] = ["MistralForCausalLM"]
+    cfg["model_type"] = "mistral"
+    cfg["sliding_window"] = 8
+    w = make_weights(cfg, seed)
+    w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
+    d = os.path.join(out, "tiny-mistral-window")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "config.json"), cfg, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"),
+                      [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()])
+    write_json(os.path.join(d, "reference.json"), build_reference("tiny-mistral-window", cfg, w, "F32", seed))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
     for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out),
-              make_tiny_llama3_rope(args.out)):
+              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

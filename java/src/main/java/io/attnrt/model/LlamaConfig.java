@@ -31,10 +31,12 @@ import java.nio.file.Path;
  * @param maxPositionEmbeddings longest supported sequence (max_position_embeddings)
  * @param tieWordEmbeddings     the output head reuses the token embedding (tie_word_embeddings)
  * @param ropeScaling           rope_scaling: none, linear or llama3
+ * @param slidingWindow         keys a query sees, itself included (sliding_window, Mistral); 0 for all
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
-                          int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling) {
+                          int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling,
+                          int slidingWindow) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
@@ -46,6 +48,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         if (ropeScaling == null) {
             throw new IllegalArgumentException("ropeScaling is required (RopeScaling.NONE for plain RoPE)");
         }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("LlamaConfig: sliding window must be >= 0, got " + slidingWindow);
+        }
     }
 
     /** Plain RoPE. */
@@ -53,7 +58,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                        int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                        int maxPositionEmbeddings, boolean tieWordEmbeddings) {
         this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
-                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE);
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -125,8 +130,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             headDim = heads > 0 ? hidden / heads : 0;
         }
         validate(sourceName, hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos);
+        // Qwen2 configs carry a sliding_window that use_sliding_window=false switches off.
+        int window = f.present("sliding_window") == null || !f.optionalBoolean("use_sliding_window", true) ? 0
+                : f.requiredInt("sliding_window");
+        if (window < 0) {
+            throw new ModelFormatException(sourceName + ": sliding_window must be >= 0, got " + window);
+        }
         return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
-                ropeScaling);
+                ropeScaling, window);
     }
 
     /**
@@ -183,9 +194,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         return numKeyValueHeads * headDim;
     }
 
-    /** Causal attention with this config's heads and the usual 1/√headDim scale. */
+    /** Causal attention with this config's heads, its sliding window and the usual 1/√headDim scale. */
     public AttentionSpec attentionSpec() {
-        return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true);
+        return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true).withWindow(slidingWindow);
     }
 
     /** Hugging Face Llama RoPE: rotate-half pairs, base rope_theta. */
@@ -302,6 +313,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private int maxPositionEmbeddings = 2048;
         private boolean tieWordEmbeddings;
         private RopeScaling ropeScaling = RopeScaling.NONE;
+        private int slidingWindow;
 
         private Builder() {
         }
@@ -356,6 +368,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder slidingWindow(int v) {
+            slidingWindow = v;
+            return this;
+        }
+
         public Builder ropeScaling(RopeScaling v) {
             ropeScaling = v;
             return this;
@@ -378,7 +395,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 hd = numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0;
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
-                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling);
+                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling,
+                    slidingWindow);
         }
     }
 }

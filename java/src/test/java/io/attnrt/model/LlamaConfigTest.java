@@ -248,6 +248,21 @@ class LlamaConfigTest {
     }
 
     @Test
+    void slidingWindowIsReadUnlessUseSlidingWindowSwitchesItOff() throws IOException {
+        ObjectNode n = minimal();
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").attentionSpec().window());
+        n.put("sliding_window", 4096);
+        assertEquals(4096, LlamaConfig.parse(n.toString(), "mem").attentionSpec().window());
+        n.put("use_sliding_window", false); // Qwen2
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").slidingWindow());
+        n.remove("use_sliding_window");
+        n.putNull("sliding_window"); // Mistral v0.2+
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").slidingWindow());
+        n.put("sliding_window", -1);
+        assertRejected(n, "sliding_window", "-1");
+    }
+
+    @Test
     void llama3ScalingKeepsHighFrequenciesDividesLowOnesAndBlendsBetween() {
         // Llama 3.1: theta 500000, d 128, factor 8, original context 8192: wavelengths below 2048 stay, above
         // 8192 are divided by 8, between blend.

@@ -21,6 +21,8 @@ final class TestModels {
     static final Path TINY_HD64 = Path.of("test-data", "tiny-llama-hd64");
     /** The hd64 shape with llama3 rope_scaling. */
     static final Path TINY_LLAMA3_ROPE = Path.of("test-data", "tiny-llama3-rope");
+    /** Mistral: a sliding window of 8 keys. */
+    static final Path TINY_MISTRAL_WINDOW = Path.of("test-data", "tiny-mistral-window");
 
     private TestModels() {
     }
