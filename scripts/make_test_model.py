@@ -92,6 +92,10 @@ def make_weights(cfg, seed, residual_gain=1.0):
         w[p + "mlp.gate_proj.weight"] = linear(inter, h)
         w[p + "mlp.up_proj.weight"] = linear(inter, h)
         w[p + "mlp.down_proj.weight"] = linear(h, inter, residual_gain)
+        if cfg.get("model_type") == "qwen2":  # Qwen2: biases on q, k and v (drawn last: other models unchanged)
+            w[p + "self_attn.q_proj.bias"] = 0.5 * rng.standard_normal(heads * d)
+            w[p + "self_attn.k_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
+            w[p + "self_attn.v_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
     w["model.norm.weight"] = norm(h)
     if not cfg["tie_word_embeddings"]:
         w["lm_head.weight"] = linear(v, h, 3.0)
@@ -196,9 +200,10 @@ def forward(cfg, w, tokens):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (a @ w[p + "self_attn.q_proj.weight"].T).reshape(t, heads, d)
-        k = (a @ w[p + "self_attn.k_proj.weight"].T).reshape(t, kv, d)
-        v = (a @ w[p + "self_attn.v_proj.weight"].T).reshape(t, kv, d)
+        bias = lambda name: w.get(p + name, 0.0)
+        q = (a @ w[p + "self_attn.q_proj.weight"].T + bias("self_attn.q_proj.bias")).reshape(t, heads, d)
+        k = (a @ w[p + "self_attn.k_proj.weight"].T + bias("self_attn.k_proj.bias")).reshape(t, kv, d)
+        v = (a @ w[p + "self_attn.v_proj.weight"].T + bias("self_attn.v_proj.bias")).reshape(t, kv, d)
         q = rope_rotate_half(q, pos, theta, cfg.get("rope_scaling"))
         k = rope_rotate_half(k, pos, theta, cfg.get("rope_scaling"))
         att = np.empty((t, heads, d))
@@ -382,13 +387,37 @@ def make_tiny_mistral_window(out, seed=20240615):
     return d
 
 
+def make_tiny_qwen2(out, seed=20240616):
+    """Qwen2's architecture: the hd64 shape with q/k/v biases (model_type qwen2 implies them), rope_theta 1e6,
+    and a sliding_window that use_sliding_window=false switches off, as Qwen2.5 configs write it; BF16."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["architectures"] = ["Qwen2ForCausalLM"]
+    cfg["model_type"] = "qwen2"
+    cfg["rope_theta"] = 1000000.0
+    cfg["sliding_window"] = 4
+    cfg["use_sliding_window"] = False
+    cfg["torch_dtype"] = "bfloat16"
+    del cfg["attention_bias"]
+    w = make_weights(cfg, seed)
+    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+    shapes = {k: a.shape for k, a in w.items()}
+    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
+    run_cfg = dict(cfg, sliding_window=None)  # switched off: the reference attends to everything
+    d = os.path.join(out, "tiny-qwen2")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "config.json"), cfg, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
+    write_json(os.path.join(d, "reference.json"), build_reference("tiny-qwen2", run_cfg, w, "BF16", seed))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
     for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out),
-              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out)):
+              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out), make_tiny_qwen2(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

@@ -217,6 +217,16 @@ public final class OpChecks {
         activation(op, "out", out);
     }
 
+    public static void addBias(Tensor x, Tensor bias) {
+        rank("addBias", "x", x, 2);
+        activation("addBias", "x", x);
+        rank("addBias", "bias", bias, 1);
+        if (bias.dim(0) != x.dim(1)) {
+            throw new IllegalArgumentException("addBias: bias " + bias.describe() + " does not match the " + x.dim(1)
+                    + " columns of x " + x.describe());
+        }
+    }
+
     /** {@code gateUp} [N, 2F] and {@code out} [N, F], distinct, activation dtype. @return F */
     public static int swiglu(Tensor gateUp, Tensor out) {
         rank("swiglu", "gateUp", gateUp, 2);

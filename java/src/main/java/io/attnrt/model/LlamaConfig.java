@@ -32,11 +32,13 @@ import java.nio.file.Path;
  * @param tieWordEmbeddings     the output head reuses the token embedding (tie_word_embeddings)
  * @param ropeScaling           rope_scaling: none, linear or llama3
  * @param slidingWindow         keys a query sees, itself included (sliding_window, Mistral); 0 for all
+ * @param qkvBias               q/k/v projections have biases (Qwen2; Llama's attention_bias)
+ * @param outputBias            the o projection has a bias (Llama's attention_bias)
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                           int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling,
-                          int slidingWindow) {
+                          int slidingWindow, boolean qkvBias, boolean outputBias) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
@@ -58,7 +60,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                        int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                        int maxPositionEmbeddings, boolean tieWordEmbeddings) {
         this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
-                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0);
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -101,11 +103,13 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             throw new ModelFormatException(sourceName + ": hidden_act " + act + " is not supported (only \"silu\")");
         }
         RopeScaling ropeScaling = ropeScaling(f.present("rope_scaling"), sourceName);
-        for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
-            if (f.optionalBoolean(bias, false)) {
-                throw new ModelFormatException(sourceName + ": " + bias + "=true is not supported (no bias tensors)");
-            }
+        if (f.optionalBoolean("mlp_bias", false)) {
+            throw new ModelFormatException(sourceName + ": mlp_bias=true is not supported (no MLP bias tensors)");
         }
+        // Qwen2 always has q/k/v biases (its config has no field for them); Llama's attention_bias adds o's too.
+        JsonNode modelType = f.present("model_type");
+        boolean qwen2 = modelType != null && modelType.asText().equals("qwen2");
+        boolean attentionBias = f.optionalBoolean("attention_bias", false);
 
         int hidden = f.requiredInt("hidden_size");
         int intermediate = f.requiredInt("intermediate_size");
@@ -137,7 +141,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             throw new ModelFormatException(sourceName + ": sliding_window must be >= 0, got " + window);
         }
         return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
-                ropeScaling, window);
+                ropeScaling, window, qwen2 || attentionBias, attentionBias);
     }
 
     /**
@@ -210,7 +214,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         long perLayer = 2 * h                              // the two norms
                 + h * qWidth() + 2 * h * kvWidth()         // q, k, v
                 + (long) qWidth() * h                      // o
-                + 3 * h * intermediateSize;                // gate, up, down
+                + 3 * h * intermediateSize                 // gate, up, down
+                + (qkvBias ? qWidth() + 2L * kvWidth() : 0) + (outputBias ? h : 0);
         long embed = (long) vocabSize * h;
         return embed + numHiddenLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
     }
@@ -314,6 +319,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private boolean tieWordEmbeddings;
         private RopeScaling ropeScaling = RopeScaling.NONE;
         private int slidingWindow;
+        private boolean qkvBias;
+        private boolean outputBias;
 
         private Builder() {
         }
@@ -368,6 +375,16 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder qkvBias(boolean v) {
+            qkvBias = v;
+            return this;
+        }
+
+        public Builder outputBias(boolean v) {
+            outputBias = v;
+            return this;
+        }
+
         public Builder slidingWindow(int v) {
             slidingWindow = v;
             return this;
@@ -396,7 +413,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
                     rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling,
-                    slidingWindow);
+                    slidingWindow, qkvBias, outputBias);
         }
     }
 }

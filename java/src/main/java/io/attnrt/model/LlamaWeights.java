@@ -41,7 +41,9 @@ public final class LlamaWeights implements AutoCloseable {
             ls.add(new LayerWeights(byName.get(p + "input_layernorm.weight"), byName.get(p + "self_attn.q_proj.weight"),
                     byName.get(p + "self_attn.k_proj.weight"), byName.get(p + "self_attn.v_proj.weight"),
                     byName.get(p + "self_attn.o_proj.weight"), byName.get(p + "post_attention_layernorm.weight"),
-                    byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight")));
+                    byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight"),
+                    byName.get(p + "self_attn.q_proj.bias"), byName.get(p + "self_attn.k_proj.bias"),
+                    byName.get(p + "self_attn.v_proj.bias"), byName.get(p + "self_attn.o_proj.bias")));
         }
         this.layers = List.copyOf(ls);
         this.owned = List.copyOf(byName.values());
@@ -117,6 +119,14 @@ public final class LlamaWeights implements AutoCloseable {
             out.add(new Required(p + "self_attn.v_proj.weight", new int[] {kv, h}, kvDims + ", " + hidden, unitIn, false));
             out.add(new Required(p + "self_attn.o_proj.weight", new int[] {h, q}, hidden + ", " + qDims,
                     1.0 / Math.sqrt(q), false));
+            if (cfg.qkvBias()) { // small random biases for benchmarks: a tenth of the unit scale
+                out.add(new Required(p + "self_attn.q_proj.bias", new int[] {q}, qDims + " (q/k/v biases)", 0.1, false));
+                out.add(new Required(p + "self_attn.k_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
+                out.add(new Required(p + "self_attn.v_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
+            }
+            if (cfg.outputBias()) {
+                out.add(new Required(p + "self_attn.o_proj.bias", new int[] {h}, hidden + " (attention_bias)", 0.1, false));
+            }
             out.add(new Required(p + "post_attention_layernorm.weight", new int[] {h}, hidden, 0, true));
             out.add(new Required(p + "mlp.gate_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));
             out.add(new Required(p + "mlp.up_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));

@@ -114,14 +114,14 @@ public final class OpSuite {
     }
 
     /**
-     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 73 cases, about 5 s of reference
+     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 80 cases, about 5 s of reference
      * backend time on one core.
      */
     public static List<OpCase> standard() {
         return build(false);
     }
 
-    /** A ~40-case subset of {@link #standard()} touching every op, for fast smoke checks. */
+    /** A 45-case subset of {@link #standard()} touching every op, for fast smoke checks. */
     public static List<OpCase> quick() {
         return build(true);
     }
@@ -525,6 +525,9 @@ public final class OpSuite {
         b.add(Q, swiglu(3, 67, 4));
         b.add(S, swiglu(17, 1000, 10));
         b.add(Q, swiglu(2, 64, 100));
+        b.add(Q, addBias(3, 67, DType.F32));
+        b.add(Q, addBias(17, 1000, DType.BF16));
+        b.add(S, addBias(1, 64, DType.F16));
         b.add(Q, add(1, 64, false));
         b.add(Q, add(17, 1000, true));
     }
@@ -576,6 +579,21 @@ public final class OpSuite {
                 Tensor out = scope.output(rows, cols);
                 backend.swiglu(gu, out);
                 return new Outputs().floats("out", scope.download(out));
+            };
+        });
+    }
+
+    /** A bias row in a weight dtype added to every row; odd widths take the scalar tail on a GPU. */
+    static OpCase addBias(int rows, int cols, DType biasDtype) {
+        String shape = "N=" + rows + " F=" + cols + " bias=" + biasDtype;
+        return new HarnessCase("addBias", shape, EXACT, EXACT, (rng, reference) -> {
+            float[] x = gaussian(rng, rows * cols, 1);
+            float[] bias = gaussian(rng, cols, 0.1);
+            return (backend, scope) -> {
+                Tensor tx = scope.activation(x, rows, cols);
+                Tensor tb = scope.upload(bias, biasDtype, cols);
+                backend.addBias(tx, tb);
+                return new Outputs().floats("x", scope.download(tx));
             };
         });
     }

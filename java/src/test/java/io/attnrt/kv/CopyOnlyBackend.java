@@ -112,6 +112,11 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void addBias(Tensor x, Tensor bias) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
     public int[] argmax(Tensor logits) {
         throw new UnsupportedOperationException();
     }

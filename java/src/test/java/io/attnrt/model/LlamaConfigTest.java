@@ -301,10 +301,20 @@ class LlamaConfigTest {
     }
 
     @Test
-    void biasesAreUnsupported() throws IOException {
+    void attentionBiasesAreReadMlpBiasesRefused() throws IOException {
         ObjectNode n = minimal();
-        n.put("attention_bias", true);
-        assertRejected(n, "attention_bias=true", "not supported");
+        LlamaConfig plain = LlamaConfig.parse(n.toString(), "mem");
+        assertFalse(plain.qkvBias() || plain.outputBias());
+        n.put("attention_bias", true); // Llama: q, k, v and o
+        LlamaConfig llama = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(llama.qkvBias() && llama.outputBias());
+        assertEquals(plain.parameterCount() + 2L * (64 + 2 * 64 + 64), llama.parameterCount()); // 2 layers, 4 KV heads
+        n.remove("attention_bias");
+        n.put("model_type", "qwen2"); // Qwen2: q, k and v, without a field saying so
+        LlamaConfig qwen = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(qwen.qkvBias() && !qwen.outputBias());
+        n.put("mlp_bias", true);
+        assertRejected(n, "mlp_bias=true", "not supported");
     }
 
     @Test

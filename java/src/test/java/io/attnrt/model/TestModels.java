@@ -23,6 +23,8 @@ final class TestModels {
     static final Path TINY_LLAMA3_ROPE = Path.of("test-data", "tiny-llama3-rope");
     /** Mistral: a sliding window of 8 keys. */
     static final Path TINY_MISTRAL_WINDOW = Path.of("test-data", "tiny-mistral-window");
+    /** Qwen2: q/k/v biases, head dim 64. */
+    static final Path TINY_QWEN2 = Path.of("test-data", "tiny-qwen2");
 
     private TestModels() {
     }

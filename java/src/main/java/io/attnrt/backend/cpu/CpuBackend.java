@@ -472,6 +472,26 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        HostTensor hx = own(x, "addBias"), hb = own(bias, "addBias");
+        enter();
+        try {
+            float[] a = hx.f32();
+            int cols = x.dim(1);
+            float[] b = new float[cols];
+            for (int c = 0; c < cols; c++) {
+                b[c] = hb.get(c);
+            }
+            for (int r = 0; r < x.dim(0); r++) {
+                kernels.add(a, r * cols, b, 0, a, r * cols, cols);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         OpChecks.elementwise("add", a, b, out);
         HostTensor ha = own(a, "add"), hb = own(b, "add"), ho = own(out, "add");

@@ -471,6 +471,13 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        launch("add_bias_" + sfx(x.dtype()) + "_" + sfx(bias.dtype()), x.dim(0), 1, 1, 256, 0, ptr(x), x.dim(0),
+                x.dim(1), ptr(bias));
+    }
+
+    @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         OpChecks.elementwise("add", a, b, out);
         long n = a.numel();

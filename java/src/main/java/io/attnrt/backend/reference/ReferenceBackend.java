@@ -330,6 +330,17 @@ public class ReferenceBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        HostTensor hx = own(x, "addBias");
+        float[] b = values(own(bias, "addBias"));
+        int cols = x.dim(1);
+        for (int i = 0; i < (int) x.numel(); i++) {
+            hx.set(i, (float) ((double) hx.get(i) + b[i % cols]));
+        }
+    }
+
+    @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         OpChecks.elementwise("add", a, b, out);
         HostTensor x = own(a, "add");
