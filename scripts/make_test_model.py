@@ -96,6 +96,9 @@ def make_weights(cfg, seed, residual_gain=1.0):
             w[p + "self_attn.q_proj.bias"] = 0.5 * rng.standard_normal(heads * d)
             w[p + "self_attn.k_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
             w[p + "self_attn.v_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
+        if cfg.get("model_type") == "qwen3":  # Qwen3: RMSNorm of each q and k head before RoPE
+            w[p + "self_attn.q_norm.weight"] = norm(d)
+            w[p + "self_attn.k_norm.weight"] = norm(d)
     w["model.norm.weight"] = norm(h)
     if not cfg["tie_word_embeddings"]:
         w["lm_head.weight"] = linear(v, h, 3.0)
@@ -204,6 +207,9 @@ def forward(cfg, w, tokens):
         q = (a @ w[p + "self_attn.q_proj.weight"].T + bias("self_attn.q_proj.bias")).reshape(t, heads, d)
         k = (a @ w[p + "self_attn.k_proj.weight"].T + bias("self_attn.k_proj.bias")).reshape(t, kv, d)
         v = (a @ w[p + "self_attn.v_proj.weight"].T + bias("self_attn.v_proj.bias")).reshape(t, kv, d)
+        if p + "self_attn.q_norm.weight" in w:
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q = rope_rotate_half(q, pos, theta, cfg.get("rope_scaling"))
         k = rope_rotate_half(k, pos, theta, cfg.get("rope_scaling"))
         att = np.empty((t, heads, d))
@@ -411,13 +417,34 @@ def make_tiny_qwen2(out, seed=20240616):
     return d
 
 
+def make_tiny_qwen3(out, seed=20240617):
+    """Qwen3's architecture: the hd64 shape (head_dim 64 with hidden 128, so head_dim is not hidden / heads)
+    with q_norm / k_norm before RoPE, no biases; BF16."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["architectures"] = ["Qwen3ForCausalLM"]
+    cfg["model_type"] = "qwen3"
+    cfg["rope_theta"] = 1000000.0
+    cfg["torch_dtype"] = "bfloat16"
+    w = make_weights(cfg, seed)
+    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+    shapes = {k: a.shape for k, a in w.items()}
+    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
+    d = os.path.join(out, "tiny-qwen3")
+    os.makedirs(d, exist_ok=True)
+    write_json(os.path.join(d, "config.json"), cfg, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
+    write_json(os.path.join(d, "reference.json"), build_reference("tiny-qwen3", cfg, w, "BF16", seed))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
     for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out),
-              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out), make_tiny_qwen2(args.out)):
+              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out), make_tiny_qwen2(args.out),
+              make_tiny_qwen3(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

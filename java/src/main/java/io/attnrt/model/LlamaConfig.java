@@ -34,11 +34,12 @@ import java.nio.file.Path;
  * @param slidingWindow         keys a query sees, itself included (sliding_window, Mistral); 0 for all
  * @param qkvBias               q/k/v projections have biases (Qwen2; Llama's attention_bias)
  * @param outputBias            the o projection has a bias (Llama's attention_bias)
+ * @param qkNorm                per-head RMSNorm of q and k before RoPE (Qwen3's q_norm / k_norm)
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                           int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling,
-                          int slidingWindow, boolean qkvBias, boolean outputBias) {
+                          int slidingWindow, boolean qkvBias, boolean outputBias, boolean qkNorm) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
@@ -60,7 +61,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                        int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                        int maxPositionEmbeddings, boolean tieWordEmbeddings) {
         this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
-                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false);
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false, false);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -141,7 +142,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             throw new ModelFormatException(sourceName + ": sliding_window must be >= 0, got " + window);
         }
         return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
-                ropeScaling, window, qwen2 || attentionBias, attentionBias);
+                ropeScaling, window, qwen2 || attentionBias, attentionBias,
+                modelType != null && modelType.asText().equals("qwen3"));
     }
 
     /**
@@ -215,7 +217,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 + h * qWidth() + 2 * h * kvWidth()         // q, k, v
                 + (long) qWidth() * h                      // o
                 + 3 * h * intermediateSize                 // gate, up, down
-                + (qkvBias ? qWidth() + 2L * kvWidth() : 0) + (outputBias ? h : 0);
+                + (qkvBias ? qWidth() + 2L * kvWidth() : 0) + (outputBias ? h : 0) + (qkNorm ? 2L * headDim : 0);
         long embed = (long) vocabSize * h;
         return embed + numHiddenLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
     }
@@ -321,6 +323,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private int slidingWindow;
         private boolean qkvBias;
         private boolean outputBias;
+        private boolean qkNorm;
 
         private Builder() {
         }
@@ -380,6 +383,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder qkNorm(boolean v) {
+            qkNorm = v;
+            return this;
+        }
+
         public Builder outputBias(boolean v) {
             outputBias = v;
             return this;
@@ -413,7 +421,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
                     rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling,
-                    slidingWindow, qkvBias, outputBias);
+                    slidingWindow, qkvBias, outputBias, qkNorm);
         }
     }
 }

@@ -43,7 +43,8 @@ public final class LlamaWeights implements AutoCloseable {
                     byName.get(p + "self_attn.o_proj.weight"), byName.get(p + "post_attention_layernorm.weight"),
                     byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight"),
                     byName.get(p + "self_attn.q_proj.bias"), byName.get(p + "self_attn.k_proj.bias"),
-                    byName.get(p + "self_attn.v_proj.bias"), byName.get(p + "self_attn.o_proj.bias")));
+                    byName.get(p + "self_attn.v_proj.bias"), byName.get(p + "self_attn.o_proj.bias"),
+                    byName.get(p + "self_attn.q_norm.weight"), byName.get(p + "self_attn.k_norm.weight")));
         }
         this.layers = List.copyOf(ls);
         this.owned = List.copyOf(byName.values());
@@ -123,6 +124,11 @@ public final class LlamaWeights implements AutoCloseable {
                 out.add(new Required(p + "self_attn.q_proj.bias", new int[] {q}, qDims + " (q/k/v biases)", 0.1, false));
                 out.add(new Required(p + "self_attn.k_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
                 out.add(new Required(p + "self_attn.v_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
+            }
+            if (cfg.qkNorm()) {
+                String d = "head_dim=" + cfg.headDim() + " (q_norm/k_norm)";
+                out.add(new Required(p + "self_attn.q_norm.weight", new int[] {cfg.headDim()}, d, 0, true));
+                out.add(new Required(p + "self_attn.k_norm.weight", new int[] {cfg.headDim()}, d, 0, true));
             }
             if (cfg.outputBias()) {
                 out.add(new Required(p + "self_attn.o_proj.bias", new int[] {h}, hidden + " (attention_bias)", 0.1, false));

@@ -31,11 +31,15 @@ final class TransformerBlock {
 
     /** Updates the residual stream {@code b.x} of tokens at {@code positions} in place. */
     void forward(StepBuffers b, int[] positions, AttentionStep attention) {
-        // x → RMSNorm → Q, K, V → RoPE(Q, K) → attention → O projection → x += ·
+        // x → RMSNorm → Q, K, V (+ bias) → [per-head RMSNorm(Q, K)] → RoPE(Q, K) → attention → O projection → x += ·
         backend.rmsNorm(b.x, w.attnNorm(), eps, b.xNorm);
         project(b.xNorm, w.wq(), w.bq(), b.q, false);
         project(b.xNorm, w.wk(), w.bk(), b.k, false);
         project(b.xNorm, w.wv(), w.bv(), b.v, false);
+        if (w.qNorm() != null) {
+            backend.rmsNormHeads(b.q, w.qNorm(), eps);
+            backend.rmsNormHeads(b.k, w.kNorm(), eps);
+        }
         backend.ropeQK(b.q, b.k, positions, heads, kvHeads, headDim, rope);
         attention.run(layer, b.q, b.k, b.v, b.attn);
         project(b.attn, w.wo(), w.bo(), b.x, ACCUMULATE);

@@ -92,6 +92,8 @@ public final class DeviceOpSuite {
                 OpSuite.linear(17, 128, 67, DType.F16),
                 OpSuite.linear(33, 96, 64, DType.F32),
                 OpSuite.rmsNorm(1, 64, DType.F32, 1e-5f, false),
+                OpSuite.rmsNormHeads(3, 4, 64, DType.BF16),
+                OpSuite.rmsNormHeads(1, 2, 128, DType.F32),
                 OpSuite.rmsNorm(3, 4096, DType.BF16, 1e-6f, false),
                 OpSuite.rmsNorm(5, 100, DType.F16, 1e-5f, true),
                 OpSuite.addRmsNorm(4, 128, DType.F32, 1e-5f),

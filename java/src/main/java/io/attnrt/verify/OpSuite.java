@@ -114,14 +114,14 @@ public final class OpSuite {
     }
 
     /**
-     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 80 cases, about 5 s of reference
+     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 82 cases, about 5 s of reference
      * backend time on one core.
      */
     public static List<OpCase> standard() {
         return build(false);
     }
 
-    /** A 45-case subset of {@link #standard()} touching every op, for fast smoke checks. */
+    /** A 46-case subset of {@link #standard()} touching every op, for fast smoke checks. */
     public static List<OpCase> quick() {
         return build(true);
     }
@@ -420,6 +420,8 @@ public final class OpSuite {
         b.add(S, rmsNorm(3, 4096, DType.BF16, 1e-6f, false));
         b.add(S, rmsNorm(17, 1000, DType.F16, 1e-5f, true));
         b.add(Q, rmsNorm(5, 67, DType.BF16, 1e-5f, true));
+        b.add(Q, rmsNormHeads(3, 4, 64, DType.BF16));
+        b.add(S, rmsNormHeads(1, 2, 128, DType.F32));
         b.add(Q, addRmsNorm(4, 128, DType.F32, 1e-5f));
         b.add(S, addRmsNorm(17, 4096, DType.BF16, 1e-6f));
         b.add(Q, addRmsNorm(1, 67, DType.F16, 1e-5f));
@@ -438,6 +440,26 @@ public final class OpSuite {
                 Tensor out = inPlace ? tx : scope.output(rows, cols);
                 backend.rmsNorm(tx, tw, eps, out);
                 return new Outputs().floats("out", scope.download(out));
+            };
+        });
+    }
+
+    /** Per-head RMSNorm in place (Qwen3's q_norm/k_norm): rows of heads·d, one weight of d shared by the heads. */
+    static OpCase rmsNormHeads(int rows, int heads, int d, DType weightType) {
+        String shape = "N=" + rows + " heads=" + heads + " d=" + d + " weight=" + weightType;
+        return new HarnessCase("rmsNormHeads", shape, NORM_ATOL, NORM_RTOL, (rng, reference) -> {
+            float[] x = gaussian(rng, rows * heads * d, 3);
+            for (int h = 0; h < rows * heads; h += 2) { // heads of very different scales: each has its own rms
+                for (int c = 0; c < d; c++) {
+                    x[h * d + c] *= 0.01f;
+                }
+            }
+            float[] w = uniform(rng, d, 1);
+            return (backend, scope) -> {
+                Tensor tx = scope.activation(x, rows, heads * d);
+                Tensor tw = scope.upload(w, weightType, d);
+                backend.rmsNormHeads(tx, tw, 1e-6f);
+                return new Outputs().floats("x", scope.download(tx));
             };
         });
     }

@@ -112,6 +112,11 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void addBias(Tensor x, Tensor bias) {
         throw new UnsupportedOperationException();
     }

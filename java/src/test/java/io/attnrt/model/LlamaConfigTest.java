@@ -312,7 +312,11 @@ class LlamaConfigTest {
         n.remove("attention_bias");
         n.put("model_type", "qwen2"); // Qwen2: q, k and v, without a field saying so
         LlamaConfig qwen = LlamaConfig.parse(n.toString(), "mem");
-        assertTrue(qwen.qkvBias() && !qwen.outputBias());
+        assertTrue(qwen.qkvBias() && !qwen.outputBias() && !qwen.qkNorm());
+        n.put("model_type", "qwen3"); // Qwen3: no biases, q_norm / k_norm
+        LlamaConfig qwen3 = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(qwen3.qkNorm() && !qwen3.qkvBias());
+        assertEquals(plain.parameterCount() + 2L * 2 * 16, qwen3.parameterCount()); // 2 layers, head_dim 16
         n.put("mlp_bias", true);
         assertRejected(n, "mlp_bias=true", "not supported");
     }

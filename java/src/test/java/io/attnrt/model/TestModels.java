@@ -25,6 +25,8 @@ final class TestModels {
     static final Path TINY_MISTRAL_WINDOW = Path.of("test-data", "tiny-mistral-window");
     /** Qwen2: q/k/v biases, head dim 64. */
     static final Path TINY_QWEN2 = Path.of("test-data", "tiny-qwen2");
+    /** Qwen3: per-head q/k RMSNorm, head dim 64. */
+    static final Path TINY_QWEN3 = Path.of("test-data", "tiny-qwen3");
 
     private TestModels() {
     }

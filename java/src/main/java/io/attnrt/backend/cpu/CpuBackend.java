@@ -245,6 +245,19 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        HostTensor hx = own(x, "rmsNormHeads"), hw = own(weight, "rmsNormHeads");
+        enter();
+        try {
+            // [N, H·d] is [N·H, d] in memory: every head a row of its own
+            normalize(hx.f32(), hw, eps, hx.f32(), (int) (x.numel() / d), d, null);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
         OpChecks.addRmsNorm(residual, delta, weight, eps, out);
         HostTensor hr = own(residual, "addRmsNorm"), hd = own(delta, "addRmsNorm");

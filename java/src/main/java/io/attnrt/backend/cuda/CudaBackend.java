@@ -356,6 +356,14 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        int rows = Math.toIntExact(x.numel() / d); // [N, H·d] is [N·H, d] in memory
+        launch("rmsnorm_" + sfx(x.dtype()) + "_" + sfx(weight.dtype()), rows, 1, 1, 256, 0,
+                ptr(x), ptr(weight), ptr(x), rows, d, eps);
+    }
+
+    @Override
     public void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
         OpChecks.addRmsNorm(residual, delta, weight, eps, out);
         launch("add_rmsnorm_" + sfx(residual.dtype()) + "_" + sfx(weight.dtype()), residual.dim(0), 1, 1, 256, 0,

@@ -73,6 +73,18 @@ public class ReferenceBackend extends HostMemoryBackend {
         }
     }
 
+    @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        HostTensor xs = own(x, "rmsNormHeads");
+        HostTensor w = own(weight, "rmsNormHeads");
+        float[] row = new float[d];
+        for (int off = 0; off < x.numel(); off += d) {
+            xs.getRow(off, row, 0, d);
+            normalizeRow(row, w, eps, xs, off);
+        }
+    }
+
     /** Writes rmsNorm(row)·weight to {@code out} starting at {@code offset}. */
     private static void normalizeRow(float[] row, HostTensor weight, float eps, HostTensor out, int offset) {
         double sumSquares = 0;
