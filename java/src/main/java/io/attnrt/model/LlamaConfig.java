@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The architecture of a Llama-family decoder, as a Hugging Face {@code config.json} describes it.
@@ -42,6 +43,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                           int slidingWindow, boolean qkvBias, boolean outputBias, boolean qkNorm) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
+
+    /** The families attnrt implements: Llama blocks and the variants of Mistral, Qwen2 and Qwen3. */
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "qwen3");
+    static final List<String> ARCHITECTURES = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+            "Qwen3ForCausalLM");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -109,6 +115,19 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         }
         // Qwen2 always has q/k/v biases (its config has no field for them); Llama's attention_bias adds o's too.
         JsonNode modelType = f.present("model_type");
+        if (modelType != null && !MODEL_TYPES.contains(modelType.asText())) {
+            throw new ModelFormatException(sourceName + ": model_type " + modelType + " is not implemented (attnrt "
+                    + "runs " + String.join(", ", MODEL_TYPES) + ")");
+        }
+        JsonNode architectures = f.present("architectures");
+        if (architectures != null) {
+            for (JsonNode a : architectures) {
+                if (!ARCHITECTURES.contains(a.asText())) {
+                    throw new ModelFormatException(sourceName + ": architecture " + a + " is not implemented (attnrt "
+                            + "runs " + String.join(", ", ARCHITECTURES) + ")");
+                }
+            }
+        }
         boolean qwen2 = modelType != null && modelType.asText().equals("qwen2");
         boolean attentionBias = f.optionalBoolean("attention_bias", false);
 

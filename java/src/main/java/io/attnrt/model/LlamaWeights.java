@@ -168,7 +168,7 @@ public final class LlamaWeights implements AutoCloseable {
             }
             infos.put(r.name, info);
         }
-        logUnused(files, infos.keySet(), cfg);
+        refuseUnused(files, infos.keySet(), cfg);
 
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
@@ -186,7 +186,7 @@ public final class LlamaWeights implements AutoCloseable {
         return w;
     }
 
-    private static void logUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
+    private static void refuseUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
         Set<String> unused = new TreeSet<>();
         for (String name : files.names()) {
             // rotary inverse frequencies are recomputed from rope_theta; a tied checkpoint may still carry a copy
@@ -196,8 +196,12 @@ public final class LlamaWeights implements AutoCloseable {
             }
         }
         if (!unused.isEmpty()) {
-            LOG.warn("{} tensors in {} are not used by the config (more layers than num_hidden_layers?), e.g. {}",
-                    unused.size(), files.directory(), unused.iterator().next());
+            // A tensor the model would ignore means a config attnrt misreads (a family variant it does not
+            // implement, or more layers than num_hidden_layers): refused, never a silently wrong answer.
+            List<String> some = unused.stream().limit(5).toList();
+            throw new ModelFormatException(unused.size() + " tensors in " + files.directory() + " are not used by "
+                    + "the config, so attnrt would compute something else than the checkpoint: " + String.join(", ", some)
+                    + (unused.size() > some.size() ? ", ..." : ""));
         }
     }
 

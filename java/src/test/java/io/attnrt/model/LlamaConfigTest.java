@@ -122,6 +122,20 @@ class LlamaConfigTest {
     }
 
     @Test
+    void familiesAttnrtDoesNotImplementAreRefusedByName() throws IOException {
+        ObjectNode n = minimal();
+        for (String t : new String[] {"llama", "mistral", "qwen2", "qwen3"}) {
+            n.put("model_type", t);
+            LlamaConfig.parse(n.toString(), "mem");
+        }
+        n.put("model_type", "mixtral");
+        assertRejected(n, "model_type", "mixtral", "not implemented");
+        n.put("model_type", "llama");
+        n.putArray("architectures").add("GemmaForCausalLM");
+        assertRejected(n, "architecture", "GemmaForCausalLM", "not implemented");
+    }
+
+    @Test
     void unknownFieldsAreIgnored() {
         ObjectNode n = minimal();
         n.put("model_type", "llama");
