@@ -120,6 +120,14 @@ final class RunCommand implements Callable<Integer> {
              ModelSource.Loaded loaded = ModelSource.load(model, be);
              LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
             Tokenizer tokenizer = Tokenizer.presentIn(loaded.dir()) ? Tokenizer.load(loaded.dir()) : null;
+            if (tokenizer != null) {
+                try {
+                    tokenizer.checkFits(loaded.config().vocabSize());
+                } catch (RuntimeException e) {
+                    tokenizer.close();
+                    throw e;
+                }
+            }
             ByteTokenizer bytes = new ByteTokenizer(loaded.config().vocabSize());
             if (tokenizer == null && prompt != null) {
                 LOG.info("{} has no tokenizer.json: the prompt is encoded one token per UTF-8 byte", loaded.label());

@@ -28,8 +28,14 @@ public final class TextStream {
         this.read = keep;
     }
 
-    /** Adds one generated token; returns the text it completes (often empty mid-character). */
+    /**
+     * Adds one generated token; returns the text it completes (often empty mid-character). An id past the
+     * tokenizer's vocabulary (an embedding padding row) has no text.
+     */
     public String add(int token) {
+        if (token < 0 || token > tokenizer.maxTokenId()) {
+            return "";
+        }
         if (size == ids.length) {
             ids = Arrays.copyOf(ids, 2 * ids.length);
         }

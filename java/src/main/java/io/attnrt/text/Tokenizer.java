@@ -30,11 +30,13 @@ public final class Tokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer hf;
     private final Path file;
     private final int[] stopTokenIds;
+    private final int maxTokenId;
 
-    private Tokenizer(HuggingFaceTokenizer hf, Path file, int[] stopTokenIds) {
+    private Tokenizer(HuggingFaceTokenizer hf, Path file, int[] stopTokenIds, int maxTokenId) {
         this.hf = hf;
         this.file = file;
         this.stopTokenIds = stopTokenIds;
+        this.maxTokenId = maxTokenId;
     }
 
     /** Whether {@code dir} holds a tokenizer.json. */
@@ -58,7 +60,7 @@ public final class Tokenizer implements AutoCloseable {
                     + "accepts: " + e.getMessage(), e);
         }
         try {
-            return new Tokenizer(hf, file, stopTokens(dir, hf, file));
+            return new Tokenizer(hf, file, stopTokens(dir, hf, file), maxTokenId(file));
         } catch (RuntimeException e) {
             hf.close();
             throw e;
@@ -100,6 +102,24 @@ public final class Tokenizer implements AutoCloseable {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /** The largest id of the vocabulary and the added tokens. */
+    private static int maxTokenId(Path file) {
+        JsonNode root = readJson(file);
+        int max = -1;
+        for (JsonNode v : root.path("model").path("vocab")) { // BPE: {"piece": id}; Unigram: [["piece", score]]
+            if (v.isIntegralNumber()) {
+                max = Math.max(max, v.intValue());
+            }
+        }
+        if (root.path("model").path("vocab").isArray()) {
+            max = Math.max(max, root.path("model").path("vocab").size() - 1);
+        }
+        for (JsonNode t : root.path("added_tokens")) {
+            max = Math.max(max, t.path("id").asInt(-1));
+        }
+        return max;
+    }
+
     private static JsonNode readJson(Path p) {
         if (!Files.isRegularFile(p)) {
             return null;
@@ -133,9 +153,29 @@ public final class Tokenizer implements AutoCloseable {
     public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] l = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] > maxTokenId) {
+                throw new IllegalArgumentException("token id " + ids[i] + " at position " + i + " is outside the "
+                        + "vocabulary of " + file + " (ids 0.." + maxTokenId + ")");
+            }
             l[i] = ids[i];
         }
         return hf.decode(l, skipSpecialTokens);
+    }
+
+    /** The largest token id the tokenizer can produce. */
+    public int maxTokenId() {
+        return maxTokenId;
+    }
+
+    /**
+     * Refuses a tokenizer that can produce ids the model has no embedding row for (fewer ids than rows is
+     * normal: Qwen pads its embedding to a multiple of 128).
+     */
+    public void checkFits(int embeddingRows) {
+        if (maxTokenId >= embeddingRows) {
+            throw new IllegalArgumentException(file + " has token ids up to " + maxTokenId + " but the model's "
+                    + "embedding has only " + embeddingRows + " rows (vocab_size): tokenizer and weights do not match");
+        }
     }
 
     /** The token ids that end a generation (possibly empty). */

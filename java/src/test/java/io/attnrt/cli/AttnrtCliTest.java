@@ -129,6 +129,28 @@ class AttnrtCliTest {
         Outcome none = run("tokenize", "--model", "test-data/tiny-llama", "--text", "x");
         assertEquals(2, none.exit());
         assertTrue(none.err().contains("no tokenizer.json"), none.err());
+
+        Outcome text = run("detokenize", "--model", bpe.toString(), "--ids", "471,72,101,293,277");
+        assertEquals(0, text.exit(), text.err());
+        assertEquals("<|begin_of_text|>Hello world", text.out().strip());
+        assertEquals("Hello world", run("detokenize", "--model", bpe.toString(), "--ids", "471,72,101,293,277",
+                "--skip-special").out().strip());
+        Outcome outside = run("detokenize", "--model", bpe.toString(), "--ids", "72,9999");
+        assertEquals(2, outside.exit());
+        assertTrue(outside.err().contains("token id 9999 at position 1"), outside.err());
+    }
+
+    @Test
+    void aTokenizerWithIdsBeyondTheEmbeddingIsRefused(@TempDir Path dir) throws Exception {
+        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+        Files.copy(Path.of("test-data", "tokenizers", "byte-level-bpe", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hi", "--backend", "cpu");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("token ids up to 473") && o.err().contains("256 rows"), o.err());
     }
 
     @Test
