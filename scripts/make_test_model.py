@@ -293,18 +293,28 @@ def write_json(path, obj, indent=None):
 
 # ---------------------------------------------------------------------------------------------- models
 
-def make_tiny_llama(out, seed=20240611):
-    cfg = tiny_config(tie_word_embeddings=False)
+def write_model(out, name, cfg, seed, dtype, run_cfg=None):
+    """Draws the weights of cfg, stores them as F32 or BF16 in one model.safetensors and writes the float64
+    reference of exactly the stored values (run_cfg: the config the reference runs, when it differs)."""
     w = make_weights(cfg, seed)
-    # the reference sees exactly the float32 values the file stores
-    w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
-    d = os.path.join(out, "tiny-llama")
+    shapes = {k: a.shape for k, a in w.items()}
+    if dtype == "BF16":
+        stored = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+        w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in stored.items()}
+        blobs = [(k, "BF16", shapes[k], stored[k].tobytes()) for k in w]
+    else:
+        w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
+        blobs = [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()]
+    d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"),
-                      [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama", cfg, w, "F32", seed))
+    write_safetensors(os.path.join(d, "model.safetensors"), blobs)
+    write_json(os.path.join(d, "reference.json"), build_reference(name, run_cfg or cfg, w, dtype, seed))
     return d
+
+
+def make_tiny_llama(out, seed=20240611):
+    return write_model(out, "tiny-llama", tiny_config(tie_word_embeddings=False), seed, "F32")
 
 
 def make_tiny_llama_bf16_sharded(out, seed=20240612):
@@ -343,16 +353,7 @@ def make_tiny_llama_hd64(out, seed=20240613):
     query width 256 != hidden 128 and BF16 weights: the model the cuda backend is tested on end to end."""
     cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
     cfg["torch_dtype"] = "bfloat16"
-    w = make_weights(cfg, seed)
-    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
-    shapes = {k: a.shape for k, a in w.items()}
-    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
-    d = os.path.join(out, "tiny-llama-hd64")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama-hd64", cfg, w, "BF16", seed))
-    return d
+    return write_model(out, "tiny-llama-hd64", cfg, seed, "BF16")
 
 
 def make_tiny_llama3_rope(out, seed=20240614):
@@ -363,16 +364,7 @@ def make_tiny_llama3_rope(out, seed=20240614):
     cfg["torch_dtype"] = "bfloat16"
     cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                            "original_max_position_embeddings": 64}
-    w = make_weights(cfg, seed)
-    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
-    shapes = {k: a.shape for k, a in w.items()}
-    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
-    d = os.path.join(out, "tiny-llama3-rope")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama3-rope", cfg, w, "BF16", seed))
-    return d
+    return write_model(out, "tiny-llama3-rope", cfg, seed, "BF16")
 
 
 def make_tiny_mistral_window(out, seed=20240615):
@@ -382,15 +374,7 @@ def make_tiny_mistral_window(out, seed=20240615):
     cfg["architectures"] = ["MistralForCausalLM"]
     cfg["model_type"] = "mistral"
     cfg["sliding_window"] = 8
-    w = make_weights(cfg, seed)
-    w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
-    d = os.path.join(out, "tiny-mistral-window")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"),
-                      [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-mistral-window", cfg, w, "F32", seed))
-    return d
+    return write_model(out, "tiny-mistral-window", cfg, seed, "F32")
 
 
 def make_tiny_qwen2(out, seed=20240616):
@@ -404,17 +388,8 @@ def make_tiny_qwen2(out, seed=20240616):
     cfg["use_sliding_window"] = False
     cfg["torch_dtype"] = "bfloat16"
     del cfg["attention_bias"]
-    w = make_weights(cfg, seed)
-    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
-    shapes = {k: a.shape for k, a in w.items()}
-    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
     run_cfg = dict(cfg, sliding_window=None)  # switched off: the reference attends to everything
-    d = os.path.join(out, "tiny-qwen2")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-qwen2", run_cfg, w, "BF16", seed))
-    return d
+    return write_model(out, "tiny-qwen2", cfg, seed, "BF16", run_cfg)
 
 
 def make_tiny_qwen3(out, seed=20240617):
@@ -425,16 +400,7 @@ def make_tiny_qwen3(out, seed=20240617):
     cfg["model_type"] = "qwen3"
     cfg["rope_theta"] = 1000000.0
     cfg["torch_dtype"] = "bfloat16"
-    w = make_weights(cfg, seed)
-    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
-    shapes = {k: a.shape for k, a in w.items()}
-    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
-    d = os.path.join(out, "tiny-qwen3")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-qwen3", cfg, w, "BF16", seed))
-    return d
+    return write_model(out, "tiny-qwen3", cfg, seed, "BF16")
 
 
 def main():

@@ -21,6 +21,15 @@ class AttnrtCliTest {
     record Outcome(int exit, String out, String err) {
     }
 
+    /** test-data/tiny-llama's files into dir, for a model directory a test adds tokenizer files to. */
+    static void copyTinyLlama(Path dir) throws java.io.IOException {
+        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+    }
+
     static Outcome run(String... args) {
         CommandLine cl = AttnrtCli.commandLine();
         StringWriter out = new StringWriter();
@@ -72,11 +81,7 @@ class AttnrtCliTest {
     @Test
     void runTokenizesThePromptWithTheModelsTokenizerAndStreamsTheText(@TempDir Path dir) throws Exception {
         // tiny-llama is byte-level; bytes-256 is the Hugging Face tokenizer.json that says so
-        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
-            for (Path f : files.toList()) {
-                Files.copy(f, dir.resolve(f.getFileName()));
-            }
-        }
+        copyTinyLlama(dir);
         Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
         Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hello", "-n", "8", "--backend", "cpu");
         assertEquals(0, o.exit(), o.err());
@@ -96,11 +101,7 @@ class AttnrtCliTest {
 
     @Test
     void chatRendersTheTemplateOfTokenizerConfigAroundThePrompt(@TempDir Path dir) throws Exception {
-        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
-            for (Path f : files.toList()) {
-                Files.copy(f, dir.resolve(f.getFileName()));
-            }
-        }
+        copyTinyLlama(dir);
         Outcome noTokenizer = run("run", "--model", dir.toString(), "--prompt", "Hi", "--chat", "--backend", "cpu");
         assertEquals(2, noTokenizer.exit());
         assertTrue(noTokenizer.err().contains("--chat needs") && noTokenizer.err().contains("tokenizer.json"),
@@ -142,11 +143,7 @@ class AttnrtCliTest {
 
     @Test
     void aTokenizerWithIdsBeyondTheEmbeddingIsRefused(@TempDir Path dir) throws Exception {
-        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
-            for (Path f : files.toList()) {
-                Files.copy(f, dir.resolve(f.getFileName()));
-            }
-        }
+        copyTinyLlama(dir);
         Files.copy(Path.of("test-data", "tokenizers", "byte-level-bpe", "tokenizer.json"), dir.resolve("tokenizer.json"));
         Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hi", "--backend", "cpu");
         assertEquals(2, o.exit());
