@@ -136,7 +136,14 @@ final class RunCommand implements Callable<Integer> {
             int[] ids = tokens != null ? tokens : chat ? chatPrompt(loaded.dir(), tokenizer, text)
                     : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
             int[] stops = stopToken >= 0 || tokenizer == null ? new int[] {stopToken} : tokenizer.stopTokenIds();
-            int contextBlocks = (ids.length + maxNewTokens + blockSize - 1) / blockSize;
+            // The model's context ends the generation: -n is capped to what fits after the prompt.
+            int context = loaded.config().maxPositionEmbeddings();
+            int newTokens = Math.min(maxNewTokens, Math.max(0, context - ids.length));
+            if (newTokens < maxNewTokens) {
+                LOG.info("the model's context is {} tokens: after the {}-token prompt, {} new tokens fit (-n {})",
+                        context, ids.length, newTokens, maxNewTokens);
+            }
+            int contextBlocks = (ids.length + newTokens + blockSize - 1) / blockSize;
             try (tokenizer; PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
                 Generator generator = new Generator(llama, cache);
                 LogitsRecorder recorder = logitsOut == null ? null : new LogitsRecorder();
@@ -156,7 +163,7 @@ final class RunCommand implements Callable<Integer> {
                         out.flush();
                     }
                 };
-                GenerationRequest request = new GenerationRequest(ids, maxNewTokens, sampling, seed, stops);
+                GenerationRequest request = new GenerationRequest(ids, newTokens, sampling, seed, stops);
                 List<GenerationResult> results = generator.generate(List.of(request), listener);
                 GenerationResult r = results.get(0);
                 GenerationStats stats = generator.lastStats();

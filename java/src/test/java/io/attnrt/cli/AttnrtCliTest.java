@@ -120,6 +120,14 @@ class AttnrtCliTest {
     }
 
     @Test
+    void generationStopsAtTheModelsContext() {
+        // tiny-llama's context is 256 tokens; the built-in prompt is 14 bytes
+        Outcome o = run("run", "-n", "1000", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(o.out().matches("(?s).*generated: \\[(\\d+, ){241}\\d+\\].*"), o.out());
+    }
+
+    @Test
     void tokenizePrintsIdsOrPiecesFromTheTokenizerAlone() {
         Path bpe = Path.of("test-data", "tokenizers", "byte-level-bpe");
         Outcome ids = run("tokenize", "--model", bpe.toString(), "--text", "Hello world");
