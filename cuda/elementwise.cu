@@ -1,4 +1,4 @@
-// elementwise.cu — embedding gather, residual add, SwiGLU and dtype conversions.
+// elementwise.cu — embedding gather, residual add, bias add, SwiGLU and dtype conversions.
 //
 // Dtypes: A = activation, W = table (weight) dtype, S/D = source/destination of a conversion, each one of
 // f32 | f16 | bf16. Everything is computed in f32 and rounded once on store (round to nearest even).
@@ -16,6 +16,9 @@
 //       is read before it is written, by the same thread).
 //       grid-stride over 8-element chunks: grid = (min(ceil(n / 2048), 65535), 1, 1) (any grid >= 1 works),
 //       block = (256, 1, 1), smem 0.
+//
+//   add_bias_<A>_<W>(A* x, int rows, int cols, const W* bias)     x[r*cols + c] += bias[c] (Qwen2's q/k/v
+//       biases after their projections); one CTA per row: grid = (rows, 1, 1), block = (256, 1, 1), smem 0.
 //
 //   swiglu_<A>(const A* gate, int gateStride, const A* up, int upStride, A* out, int outStride, int rows, int f)
 //       out[r*outStride + c] = silu(gate[r*gateStride + c]) * up[r*upStride + c], c < f,
@@ -73,6 +76,21 @@ __device__ __forceinline__ void add_impl(const A* a, const A* b, A* out, long lo
     for (long long i = chunks * 8 + first; i < n; i += stride) out[i] = from_f<A>(to_f(a[i]) + to_f(b[i]));
 }
 
+template <typename A, typename W>
+__device__ __forceinline__ void add_bias_impl(A* x, int cols, const W* bias) {
+    A* row = x + (long long)blockIdx.x * cols;
+    const int chunks = aligned16(row) && aligned16(bias) ? cols / 8 : 0;
+    for (int j = threadIdx.x; j < chunks; j += blockDim.x) {
+        float v[8], b[8];
+        load8(row + 8 * j, v);
+        load8(bias + 8 * j, b);
+        ATTNRT_UNROLL
+        for (int e = 0; e < 8; ++e) v[e] += b[e];
+        store8(row + 8 * j, v);
+    }
+    for (int c = chunks * 8 + threadIdx.x; c < cols; c += blockDim.x) row[c] = from_f<A>(to_f(row[c]) + to_f(bias[c]));
+}
+
 template <typename A>
 __device__ __forceinline__ void swiglu_impl(const A* gate, int gateStride, const A* up, int upStride, A* out,
                                             int outStride, int f) {
@@ -120,6 +138,16 @@ extern "C" __global__ void gather_rows_bf16_bf16(const __nv_bfloat16* t, int tab
 extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) { add_impl(a, b, out, n); }
 extern "C" __global__ void add_f16(const __half* a, const __half* b, __half* out, long long n) { add_impl(a, b, out, n); }
 extern "C" __global__ void add_bf16(const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* out, long long n) { add_impl(a, b, out, n); }
+
+extern "C" __global__ void add_bias_f32_f32(float* x, int rows, int cols, const float* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_f32_f16(float* x, int rows, int cols, const __half* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_f32_bf16(float* x, int rows, int cols, const __nv_bfloat16* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_f16_f32(__half* x, int rows, int cols, const float* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_f16_f16(__half* x, int rows, int cols, const __half* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_f16_bf16(__half* x, int rows, int cols, const __nv_bfloat16* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_bf16_f32(__nv_bfloat16* x, int rows, int cols, const float* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_bf16_f16(__nv_bfloat16* x, int rows, int cols, const __half* bias) { add_bias_impl(x, cols, bias); }
+extern "C" __global__ void add_bias_bf16_bf16(__nv_bfloat16* x, int rows, int cols, const __nv_bfloat16* bias) { add_bias_impl(x, cols, bias); }
 
 extern "C" __global__ void swiglu_f32(const float* g, int gs, const float* u, int us, float* o, int os, int rows, int f) { swiglu_impl(g, gs, u, us, o, os, f); }
 extern "C" __global__ void swiglu_f16(const __half* g, int gs, const __half* u, int us, __half* o, int os, int rows, int f) { swiglu_impl(g, gs, u, us, o, os, f); }

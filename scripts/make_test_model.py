@@ -92,6 +92,13 @@ def make_weights(cfg, seed, residual_gain=1.0):
         w[p + "mlp.gate_proj.weight"] = linear(inter, h)
         w[p + "mlp.up_proj.weight"] = linear(inter, h)
         w[p + "mlp.down_proj.weight"] = linear(h, inter, residual_gain)
+        if cfg.get("model_type") == "qwen2":  # Qwen2: biases on q, k and v (drawn last: other models unchanged)
+            w[p + "self_attn.q_proj.bias"] = 0.5 * rng.standard_normal(heads * d)
+            w[p + "self_attn.k_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
+            w[p + "self_attn.v_proj.bias"] = 0.5 * rng.standard_normal(kv * d)
+        if cfg.get("model_type") == "qwen3":  # Qwen3: RMSNorm of each q and k head before RoPE
+            w[p + "self_attn.q_norm.weight"] = norm(d)
+            w[p + "self_attn.k_norm.weight"] = norm(d)
     w["model.norm.weight"] = norm(h)
     if not cfg["tie_word_embeddings"]:
         w["lm_head.weight"] = linear(v, h, 3.0)
@@ -140,11 +147,30 @@ def rms_norm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope_rotate_half(x, positions, theta):
+def scaled_inv_freq(inv_freq, scaling):
+    """rope_scaling as transformers' _compute_llama3_parameters / linear scaling apply it."""
+    if not scaling:
+        return inv_freq
+    kind = scaling.get("rope_type", scaling.get("type"))
+    if kind == "linear":
+        return inv_freq / scaling["factor"]
+    assert kind == "llama3", kind
+    factor = scaling["factor"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * np.pi / inv_freq
+    out = np.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * out / factor + smooth * out
+    medium = ~(wavelen < old / high) & ~(wavelen > old / low)
+    return np.where(medium, smoothed, out)
+
+
+def rope_rotate_half(x, positions, theta, scaling=None):
     """x: [T, heads, d]. Hugging Face rotate-half: dimension i pairs with i + d/2, angle pos·theta^(-2i/d)."""
     d = x.shape[-1]
     half = d // 2
-    inv_freq = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / d)
+    inv_freq = scaled_inv_freq(theta ** (-np.arange(half, dtype=np.float64) * 2.0 / d), scaling)
     ang = positions[:, None].astype(np.float64) * inv_freq[None, :]  # [T, half]
     cos = np.cos(ang)[:, None, :]
     sin = np.sin(ang)[:, None, :]
@@ -169,16 +195,23 @@ def forward(cfg, w, tokens):
     pos = np.arange(t)
     group = heads // kv
     causal = np.tril(np.ones((t, t), dtype=bool))
+    window = cfg.get("sliding_window") or 0
+    if window:  # Mistral: query i sees keys j with i - j < window
+        causal &= (pos[:, None] - pos[None, :]) < window
 
     x = w["model.embed_tokens.weight"][np.asarray(tokens)]  # [T, H]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (a @ w[p + "self_attn.q_proj.weight"].T).reshape(t, heads, d)
-        k = (a @ w[p + "self_attn.k_proj.weight"].T).reshape(t, kv, d)
-        v = (a @ w[p + "self_attn.v_proj.weight"].T).reshape(t, kv, d)
-        q = rope_rotate_half(q, pos, theta)
-        k = rope_rotate_half(k, pos, theta)
+        bias = lambda name: w.get(p + name, 0.0)
+        q = (a @ w[p + "self_attn.q_proj.weight"].T + bias("self_attn.q_proj.bias")).reshape(t, heads, d)
+        k = (a @ w[p + "self_attn.k_proj.weight"].T + bias("self_attn.k_proj.bias")).reshape(t, kv, d)
+        v = (a @ w[p + "self_attn.v_proj.weight"].T + bias("self_attn.v_proj.bias")).reshape(t, kv, d)
+        if p + "self_attn.q_norm.weight" in w:
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = rope_rotate_half(q, pos, theta, cfg.get("rope_scaling"))
+        k = rope_rotate_half(k, pos, theta, cfg.get("rope_scaling"))
         att = np.empty((t, heads, d))
         for hh in range(heads):
             g = hh // group  # GQA: query head h reads kv head h // (H / KV)
@@ -260,18 +293,28 @@ def write_json(path, obj, indent=None):
 
 # ---------------------------------------------------------------------------------------------- models
 
-def make_tiny_llama(out, seed=20240611):
-    cfg = tiny_config(tie_word_embeddings=False)
+def write_model(out, name, cfg, seed, dtype, run_cfg=None):
+    """Draws the weights of cfg, stores them as F32 or BF16 in one model.safetensors and writes the float64
+    reference of exactly the stored values (run_cfg: the config the reference runs, when it differs)."""
     w = make_weights(cfg, seed)
-    # the reference sees exactly the float32 values the file stores
-    w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
-    d = os.path.join(out, "tiny-llama")
+    shapes = {k: a.shape for k, a in w.items()}
+    if dtype == "BF16":
+        stored = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
+        w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in stored.items()}
+        blobs = [(k, "BF16", shapes[k], stored[k].tobytes()) for k in w]
+    else:
+        w = {k: a.astype(np.float32).astype(np.float64) for k, a in w.items()}
+        blobs = [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()]
+    d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"),
-                      [(k, "F32", a.shape, to_f32_bytes(a)) for k, a in w.items()])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama", cfg, w, "F32", seed))
+    write_safetensors(os.path.join(d, "model.safetensors"), blobs)
+    write_json(os.path.join(d, "reference.json"), build_reference(name, run_cfg or cfg, w, dtype, seed))
     return d
+
+
+def make_tiny_llama(out, seed=20240611):
+    return write_model(out, "tiny-llama", tiny_config(tie_word_embeddings=False), seed, "F32")
 
 
 def make_tiny_llama_bf16_sharded(out, seed=20240612):
@@ -310,16 +353,54 @@ def make_tiny_llama_hd64(out, seed=20240613):
     query width 256 != hidden 128 and BF16 weights: the model the cuda backend is tested on end to end."""
     cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
     cfg["torch_dtype"] = "bfloat16"
-    w = make_weights(cfg, seed)
-    bits = {k: f32_to_bf16_bits(a.astype(np.float32)) for k, a in w.items()}
-    shapes = {k: a.shape for k, a in w.items()}
-    w = {k: bf16_bits_to_f64(b).reshape(shapes[k]) for k, b in bits.items()}
-    d = os.path.join(out, "tiny-llama-hd64")
-    os.makedirs(d, exist_ok=True)
-    write_json(os.path.join(d, "config.json"), cfg, indent=2)
-    write_safetensors(os.path.join(d, "model.safetensors"), [(k, "BF16", shapes[k], bits[k].tobytes()) for k in w])
-    write_json(os.path.join(d, "reference.json"), build_reference("tiny-llama-hd64", cfg, w, "BF16", seed))
-    return d
+    return write_model(out, "tiny-llama-hd64", cfg, seed, "BF16")
+
+
+def make_tiny_llama3_rope(out, seed=20240614):
+    """The hd64 shape with Llama 3.1-style rope_scaling, scaled down so that the prompts reach every regime:
+    original context 64, low/high frequency factors 1/4, factor 8 — wavelengths under 16 keep their
+    frequency, those over 64 are divided by 8, those between blend."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["torch_dtype"] = "bfloat16"
+    cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                           "original_max_position_embeddings": 64}
+    return write_model(out, "tiny-llama3-rope", cfg, seed, "BF16")
+
+
+def make_tiny_mistral_window(out, seed=20240615):
+    """Mistral's architecture (a Llama block) with a sliding window of 8 keys, which the longer prompts
+    (13 and 31 tokens) and greedy continuations cross; F32."""
+    cfg = tiny_config(tie_word_embeddings=False)
+    cfg["architectures"] = ["MistralForCausalLM"]
+    cfg["model_type"] = "mistral"
+    cfg["sliding_window"] = 8
+    return write_model(out, "tiny-mistral-window", cfg, seed, "F32")
+
+
+def make_tiny_qwen2(out, seed=20240616):
+    """Qwen2's architecture: the hd64 shape with q/k/v biases (model_type qwen2 implies them), rope_theta 1e6,
+    and a sliding_window that use_sliding_window=false switches off, as Qwen2.5 configs write it; BF16."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["architectures"] = ["Qwen2ForCausalLM"]
+    cfg["model_type"] = "qwen2"
+    cfg["rope_theta"] = 1000000.0
+    cfg["sliding_window"] = 4
+    cfg["use_sliding_window"] = False
+    cfg["torch_dtype"] = "bfloat16"
+    del cfg["attention_bias"]
+    run_cfg = dict(cfg, sliding_window=None)  # switched off: the reference attends to everything
+    return write_model(out, "tiny-qwen2", cfg, seed, "BF16", run_cfg)
+
+
+def make_tiny_qwen3(out, seed=20240617):
+    """Qwen3's architecture: the hd64 shape (head_dim 64 with hidden 128, so head_dim is not hidden / heads)
+    with q_norm / k_norm before RoPE, no biases; BF16."""
+    cfg = tiny_config(tie_word_embeddings=False, head_dim=64, hidden=128, heads=4, intermediate=352)
+    cfg["architectures"] = ["Qwen3ForCausalLM"]
+    cfg["model_type"] = "qwen3"
+    cfg["rope_theta"] = 1000000.0
+    cfg["torch_dtype"] = "bfloat16"
+    return write_model(out, "tiny-qwen3", cfg, seed, "BF16")
 
 
 def main():
@@ -327,7 +408,9 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--out", default=os.path.join(root, "test-data"), help="output folder (default: test-data/)")
     args = ap.parse_args()
-    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out)):
+    for d in (make_tiny_llama(args.out), make_tiny_llama_bf16_sharded(args.out), make_tiny_llama_hd64(args.out),
+              make_tiny_llama3_rope(args.out), make_tiny_mistral_window(args.out), make_tiny_qwen2(args.out),
+              make_tiny_qwen3(args.out)):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"wrote {os.path.relpath(d)} ({size / 1024:.0f} KiB)")
 

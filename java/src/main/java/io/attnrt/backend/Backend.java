@@ -204,6 +204,18 @@ public interface Backend extends AutoCloseable {
      */
     void swiglu(Tensor gateUp, Tensor out);
 
+    /**
+     * RMSNorm of every head of x in place (Qwen3's q_norm / k_norm before RoPE): x [N, H·d] in the activation
+     * dtype is normalized in slices of d = weight's length, each scaled by weight [d].
+     */
+    void rmsNormHeads(Tensor x, Tensor weight, float eps);
+
+    /**
+     * {@code x[n, f] += bias[f]} for every row: a projection's bias (Qwen2's q/k/v). x [N, F] in the activation
+     * dtype; bias [F] in any weight dtype.
+     */
+    void addBias(Tensor x, Tensor bias);
+
     /** {@code out = a + b} element-wise, same shapes, F32; out may be a or b. */
     void add(Tensor a, Tensor b, Tensor out);
 

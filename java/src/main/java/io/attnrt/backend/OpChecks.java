@@ -217,6 +217,32 @@ public final class OpChecks {
         activation(op, "out", out);
     }
 
+    /** @return the head dim */
+    public static int rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        rank("rmsNormHeads", "x", x, 2);
+        activation("rmsNormHeads", "x", x);
+        rank("rmsNormHeads", "weight", weight, 1);
+        int d = weight.dim(0);
+        if (d == 0 || x.dim(1) % d != 0) {
+            throw new IllegalArgumentException("rmsNormHeads: weight " + weight.describe() + " does not divide the "
+                    + x.dim(1) + " columns of x " + x.describe() + " into heads");
+        }
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("rmsNormHeads: eps must be finite and >= 0, got " + eps);
+        }
+        return d;
+    }
+
+    public static void addBias(Tensor x, Tensor bias) {
+        rank("addBias", "x", x, 2);
+        activation("addBias", "x", x);
+        rank("addBias", "bias", bias, 1);
+        if (bias.dim(0) != x.dim(1)) {
+            throw new IllegalArgumentException("addBias: bias " + bias.describe() + " does not match the " + x.dim(1)
+                    + " columns of x " + x.describe());
+        }
+    }
+
     /** {@code gateUp} [N, 2F] and {@code out} [N, F], distinct, activation dtype. @return F */
     public static int swiglu(Tensor gateUp, Tensor out) {
         rank("swiglu", "gateUp", gateUp, 2);

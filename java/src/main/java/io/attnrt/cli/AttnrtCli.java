@@ -3,10 +3,12 @@ package io.attnrt.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code attnrt} command: run, verify, bench. */
+/** The {@code attnrt} command: run, tokenize, verify, bench. */
 @Command(name = "attnrt", mixinStandardHelpOptions = true, versionProvider = AttnrtCli.Version.class,
         description = "Transformer attention and Llama-style decoder blocks on NVIDIA GPUs (JCuda) or the CPU.",
-        subcommands = {RunCommand.class, VerifyCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, TokenizeCommand.class, DetokenizeCommand.class, VerifyCommand.class,
+                BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class AttnrtCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

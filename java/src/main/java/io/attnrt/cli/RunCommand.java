@@ -11,11 +11,16 @@ import io.attnrt.model.GenerationStats;
 import io.attnrt.model.Generator;
 import io.attnrt.model.LlamaModel;
 import io.attnrt.tensor.DType;
+import io.attnrt.text.ChatTemplate;
+import io.attnrt.text.TextStream;
+import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -24,6 +29,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Generate a continuation of a prompt. Without --model, runs the built-in test model.")
 final class RunCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
     static final String BUILTIN_PROMPT = "Hello, attnrt!";
 
     @Spec
@@ -32,8 +38,15 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (config.json + *.safetensors)")
     Path model;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text (byte-level tokens)")
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text, tokenized by the model's "
+            + "tokenizer.json (byte by byte for a directory without one)")
     String prompt;
+
+    @Option(names = "--chat", description = "apply the model's chat template to the prompt as one user message")
+    boolean chat;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "with --chat: a system message before it")
+    String system;
 
     @Option(names = "--tokens", paramLabel = "IDS", split = ",", description = "prompt as comma-separated token ids")
     int[] tokens;
@@ -53,7 +66,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "random seed of the sampler")
     long seed;
 
-    @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id, -1 = never")
+    @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id (default: the "
+            + "model's end-of-sequence tokens; -1 without a tokenizer = never)")
     int stopToken;
 
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cuda, cpu or reference (default ${DEFAULT-VALUE})")
@@ -68,10 +82,36 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--logits-out", paramLabel = "FILE", description = "write the logits of every step (.json or .npy)")
     Path logitsOut;
 
+    /**
+     * The prompt as the model's chat template renders it (the system message, then the prompt as the user's,
+     * then the assistant's header), tokenized without added special tokens: the template writes its own BOS,
+     * as transformers' apply_chat_template does.
+     */
+    private int[] chatPrompt(Path dir, Tokenizer tokenizer, String text) {
+        ChatTemplate template = tokenizer == null ? null : ChatTemplate.fromModelDir(dir);
+        if (template == null) {
+            throw new IllegalArgumentException("--chat needs the model directory's tokenizer.json and a chat_template "
+                    + "in its tokenizer_config.json; " + (dir == null ? "the built-in model has neither" : dir
+                    + " lacks " + (tokenizer == null ? "tokenizer.json" : "the chat_template")));
+        }
+        List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
+        if (system != null) {
+            messages.add(new ChatTemplate.Message("system", system));
+        }
+        messages.add(new ChatTemplate.Message("user", text));
+        return tokenizer.encode(template.render(messages, true), false);
+    }
+
     @Override
     public Integer call() throws Exception {
         if (prompt != null && tokens != null) {
             throw new IllegalArgumentException("give either --prompt or --tokens, not both");
+        }
+        if ((chat || system != null) && (tokens != null || prompt == null)) {
+            throw new IllegalArgumentException("--chat and --system apply to a --prompt text");
+        }
+        if (system != null && !chat) {
+            throw new IllegalArgumentException("--system needs --chat");
         }
         SamplingParams sampling = new SamplingParams(temperature, topK, topP);
         PrintWriter out = spec.commandLine().getOut();
@@ -79,21 +119,56 @@ final class RunCommand implements Callable<Integer> {
         try (var be = choice.backend();
              ModelSource.Loaded loaded = ModelSource.load(model, be);
              LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
-            ByteTokenizer tokenizer = new ByteTokenizer(loaded.config().vocabSize());
-            int[] ids = tokens != null ? tokens : tokenizer.encode(prompt != null ? prompt : BUILTIN_PROMPT);
-            int contextBlocks = (ids.length + maxNewTokens + blockSize - 1) / blockSize;
-            try (PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
+            Tokenizer tokenizer = Tokenizer.presentIn(loaded.dir()) ? Tokenizer.load(loaded.dir()) : null;
+            if (tokenizer != null) {
+                try {
+                    tokenizer.checkFits(loaded.config().vocabSize());
+                } catch (RuntimeException e) {
+                    tokenizer.close();
+                    throw e;
+                }
+            }
+            ByteTokenizer bytes = new ByteTokenizer(loaded.config().vocabSize());
+            if (tokenizer == null && prompt != null) {
+                LOG.info("{} has no tokenizer.json: the prompt is encoded one token per UTF-8 byte", loaded.label());
+            }
+            String text = prompt != null ? prompt : BUILTIN_PROMPT;
+            int[] ids = tokens != null ? tokens : chat ? chatPrompt(loaded.dir(), tokenizer, text)
+                    : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
+            int[] stops = stopToken >= 0 || tokenizer == null ? new int[] {stopToken} : tokenizer.stopTokenIds();
+            // The model's context ends the generation: -n is capped to what fits after the prompt.
+            int context = loaded.config().maxPositionEmbeddings();
+            int newTokens = Math.min(maxNewTokens, Math.max(0, context - ids.length));
+            if (newTokens < maxNewTokens) {
+                LOG.info("the model's context is {} tokens: after the {}-token prompt, {} new tokens fit (-n {})",
+                        context, ids.length, newTokens, maxNewTokens);
+            }
+            int contextBlocks = (ids.length + newTokens + blockSize - 1) / blockSize;
+            try (tokenizer; PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
                 Generator generator = new Generator(llama, cache);
                 LogitsRecorder recorder = logitsOut == null ? null : new LogitsRecorder();
-                GenerationRequest request = new GenerationRequest(ids, maxNewTokens, sampling, seed, stopToken);
-                List<GenerationResult> results = generator.generate(List.of(request), recorder);
-                GenerationResult r = results.get(0);
-                GenerationStats stats = generator.lastStats();
                 out.printf("model:     %s%n", loaded.label());
                 out.printf("backend:   %s (%s)%n", be.description(), choice.reason());
                 out.printf("prompt:    %s%n", Arrays.toString(ids));
+                // The text streams as it is generated when there is a tokenizer.
+                out.print("text:      ");
+                out.flush();
+                TextStream stream = tokenizer == null ? null : tokenizer.stream(ids);
+                Generator.LogitsListener listener = (req, step, logits, token) -> {
+                    if (recorder != null) {
+                        recorder.onLogits(req, step, logits, token);
+                    }
+                    if (stream != null) {
+                        out.print(stream.add(token));
+                        out.flush();
+                    }
+                };
+                GenerationRequest request = new GenerationRequest(ids, newTokens, sampling, seed, stops);
+                List<GenerationResult> results = generator.generate(List.of(request), listener);
+                GenerationResult r = results.get(0);
+                GenerationStats stats = generator.lastStats();
+                out.println(stream != null ? stream.finish() : bytes.decode(r.generated()).replace("\n", "\\n"));
                 out.printf("generated: %s%n", Arrays.toString(r.generated()));
-                out.printf("text:      %s%n", tokenizer.decode(r.generated()).replace("\n", "\\n"));
                 out.printf("prefill:   %d tokens in %.1f ms (%.1f tokens/s)%n", stats.prefillTokens(),
                         stats.prefillNanos() / 1e6, stats.prefillTokensPerSecond());
                 out.printf("decode:    %d tokens in %.1f ms (%.1f tokens/s)%n", stats.decodeTokens(),

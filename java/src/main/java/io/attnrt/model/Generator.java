@@ -225,7 +225,7 @@ public final class Generator {
 
         void append(int token) {
             generated[count++] = token;
-            if (count == generated.length || token == request.stopToken()) {
+            if (count == generated.length || request.stopsAt(token)) {
                 done = true;
                 release();
             }

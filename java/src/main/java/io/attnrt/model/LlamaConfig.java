@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.attnrt.backend.AttentionSpec;
+import io.attnrt.backend.RopeScaling;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The architecture of a Llama-family decoder, as a Hugging Face {@code config.json} describes it.
@@ -29,18 +31,43 @@ import java.nio.file.Path;
  * @param vocabSize             tokens in the vocabulary (vocab_size)
  * @param maxPositionEmbeddings longest supported sequence (max_position_embeddings)
  * @param tieWordEmbeddings     the output head reuses the token embedding (tie_word_embeddings)
+ * @param ropeScaling           rope_scaling: none, linear or llama3
+ * @param slidingWindow         keys a query sees, itself included (sliding_window, Mistral); 0 for all
+ * @param qkvBias               q/k/v projections have biases (Qwen2; Llama's attention_bias)
+ * @param outputBias            the o projection has a bias (Llama's attention_bias)
+ * @param qkNorm                per-head RMSNorm of q and k before RoPE (Qwen3's q_norm / k_norm)
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
-                          int maxPositionEmbeddings, boolean tieWordEmbeddings) {
+                          int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling,
+                          int slidingWindow, boolean qkvBias, boolean outputBias, boolean qkNorm) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
+
+    /** The families attnrt implements: Llama blocks and the variants of Mistral, Qwen2 and Qwen3. */
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "qwen3");
+    static final List<String> ARCHITECTURES = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+            "Qwen3ForCausalLM");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public LlamaConfig {
         validate(null, hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim,
                 rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings);
+        if (ropeScaling == null) {
+            throw new IllegalArgumentException("ropeScaling is required (RopeScaling.NONE for plain RoPE)");
+        }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("LlamaConfig: sliding window must be >= 0, got " + slidingWindow);
+        }
+    }
+
+    /** Plain RoPE. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
+                       int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
+                       int maxPositionEmbeddings, boolean tieWordEmbeddings) {
+        this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false, false);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -60,7 +87,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
     /**
      * Parses a Hugging Face {@code config.json} text; {@code sourceName} (usually the file) starts every error
      * message. Fields other than the architecture's are ignored; settings this runtime cannot honour
-     * (rope_scaling, an activation other than silu, biases) are rejected rather than silently dropped.
+     * (rope_scaling kinds other than linear and llama3, an activation other than silu, biases) are rejected
+     * rather than silently dropped.
      */
     public static LlamaConfig parse(String json, String sourceName) {
         JsonNode root;
@@ -81,16 +109,27 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         if (act != null && !(act.isTextual() && act.asText().equals("silu"))) {
             throw new ModelFormatException(sourceName + ": hidden_act " + act + " is not supported (only \"silu\")");
         }
-        JsonNode scaling = f.present("rope_scaling");
-        if (scaling != null) {
-            throw new ModelFormatException(sourceName + ": rope_scaling " + scaling
-                    + " is not supported (only plain RoPE with rope_theta)");
+        RopeScaling ropeScaling = ropeScaling(f.present("rope_scaling"), sourceName);
+        if (f.optionalBoolean("mlp_bias", false)) {
+            throw new ModelFormatException(sourceName + ": mlp_bias=true is not supported (no MLP bias tensors)");
         }
-        for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
-            if (f.optionalBoolean(bias, false)) {
-                throw new ModelFormatException(sourceName + ": " + bias + "=true is not supported (no bias tensors)");
+        // Qwen2 always has q/k/v biases (its config has no field for them); Llama's attention_bias adds o's too.
+        JsonNode modelType = f.present("model_type");
+        if (modelType != null && !MODEL_TYPES.contains(modelType.asText())) {
+            throw new ModelFormatException(sourceName + ": model_type " + modelType + " is not implemented (attnrt "
+                    + "runs " + String.join(", ", MODEL_TYPES) + ")");
+        }
+        JsonNode architectures = f.present("architectures");
+        if (architectures != null) {
+            for (JsonNode a : architectures) {
+                if (!ARCHITECTURES.contains(a.asText())) {
+                    throw new ModelFormatException(sourceName + ": architecture " + a + " is not implemented (attnrt "
+                            + "runs " + String.join(", ", ARCHITECTURES) + ")");
+                }
             }
         }
+        boolean qwen2 = modelType != null && modelType.asText().equals("qwen2");
+        boolean attentionBias = f.optionalBoolean("attention_bias", false);
 
         int hidden = f.requiredInt("hidden_size");
         int intermediate = f.requiredInt("intermediate_size");
@@ -115,7 +154,46 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             headDim = heads > 0 ? hidden / heads : 0;
         }
         validate(sourceName, hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos);
-        return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie);
+        // Qwen2 configs carry a sliding_window that use_sliding_window=false switches off.
+        int window = f.present("sliding_window") == null || !f.optionalBoolean("use_sliding_window", true) ? 0
+                : f.requiredInt("sliding_window");
+        if (window < 0) {
+            throw new ModelFormatException(sourceName + ": sliding_window must be >= 0, got " + window);
+        }
+        return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
+                ropeScaling, window, qwen2 || attentionBias, attentionBias,
+                modelType != null && modelType.asText().equals("qwen3"));
+    }
+
+    /**
+     * rope_scaling: absent, null or rope_type "default" is plain RoPE; "linear" and "llama3" are honoured (the
+     * kind is read from "rope_type", or the older "type"); any other kind is refused, naming it.
+     */
+    private static RopeScaling ropeScaling(JsonNode node, String sourceName) {
+        if (node == null) {
+            return RopeScaling.NONE;
+        }
+        if (!node.isObject()) {
+            throw new ModelFormatException(sourceName + ": rope_scaling must be an object or null, got " + node);
+        }
+        Fields f = new Fields(node, sourceName + ": rope_scaling");
+        JsonNode kind = f.present("rope_type") != null ? f.present("rope_type") : f.present("type");
+        String name = kind != null && kind.isTextual() ? kind.asText() : String.valueOf(kind);
+        try {
+            return switch (name) {
+                case "default" -> RopeScaling.NONE;
+                case "linear" -> RopeScaling.linear(f.requiredDouble("factor"));
+                case "llama3" -> RopeScaling.llama3(f.requiredDouble("factor"), f.requiredDouble("low_freq_factor"),
+                        f.requiredDouble("high_freq_factor"), f.requiredInt("original_max_position_embeddings"));
+                default -> throw new ModelFormatException(sourceName + ": rope_scaling type " + kind + " is not "
+                        + "supported (only default, linear and llama3)");
+            };
+        } catch (IllegalArgumentException e) {
+            if (e instanceof ModelFormatException) {
+                throw e;
+            }
+            throw new ModelFormatException(sourceName + ": rope_scaling " + node + ": " + e.getMessage());
+        }
     }
 
     /**
@@ -141,14 +219,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         return numKeyValueHeads * headDim;
     }
 
-    /** Causal attention with this config's heads and the usual 1/√headDim scale. */
+    /** Causal attention with this config's heads, its sliding window and the usual 1/√headDim scale. */
     public AttentionSpec attentionSpec() {
-        return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true);
+        return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true).withWindow(slidingWindow);
     }
 
     /** Hugging Face Llama RoPE: rotate-half pairs, base rope_theta. */
     public RopeSpec ropeSpec() {
-        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF);
+        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF, ropeScaling);
     }
 
     /** Number of weights, counting a tied embedding once. */
@@ -157,7 +235,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         long perLayer = 2 * h                              // the two norms
                 + h * qWidth() + 2 * h * kvWidth()         // q, k, v
                 + (long) qWidth() * h                      // o
-                + 3 * h * intermediateSize;                // gate, up, down
+                + 3 * h * intermediateSize                 // gate, up, down
+                + (qkvBias ? qWidth() + 2L * kvWidth() : 0) + (outputBias ? h : 0) + (qkNorm ? 2L * headDim : 0);
         long embed = (long) vocabSize * h;
         return embed + numHiddenLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
     }
@@ -259,6 +338,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private int vocabSize;
         private int maxPositionEmbeddings = 2048;
         private boolean tieWordEmbeddings;
+        private RopeScaling ropeScaling = RopeScaling.NONE;
+        private int slidingWindow;
+        private boolean qkvBias;
+        private boolean outputBias;
+        private boolean qkNorm;
 
         private Builder() {
         }
@@ -313,6 +397,31 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder qkvBias(boolean v) {
+            qkvBias = v;
+            return this;
+        }
+
+        public Builder qkNorm(boolean v) {
+            qkNorm = v;
+            return this;
+        }
+
+        public Builder outputBias(boolean v) {
+            outputBias = v;
+            return this;
+        }
+
+        public Builder slidingWindow(int v) {
+            slidingWindow = v;
+            return this;
+        }
+
+        public Builder ropeScaling(RopeScaling v) {
+            ropeScaling = v;
+            return this;
+        }
+
         public Builder tieWordEmbeddings(boolean v) {
             tieWordEmbeddings = v;
             return this;
@@ -330,7 +439,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 hd = numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0;
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
-                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings);
+                    rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling,
+                    slidingWindow, qkvBias, outputBias, qkNorm);
         }
     }
 }

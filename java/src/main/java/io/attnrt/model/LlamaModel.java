@@ -32,7 +32,7 @@ public final class LlamaModel implements AutoCloseable {
         this.config = config;
         this.weights = weights;
         this.backend = backend;
-        RopeSpec rope = new RopeSpec(config.ropeTheta(), ropeStyle);
+        RopeSpec rope = new RopeSpec(config.ropeTheta(), ropeStyle, config.ropeScaling());
         this.attentionSpec = config.attentionSpec();
         this.blocks = new TransformerBlock[config.numHiddenLayers()];
         for (int l = 0; l < blocks.length; l++) {

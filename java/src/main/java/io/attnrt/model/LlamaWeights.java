@@ -41,7 +41,10 @@ public final class LlamaWeights implements AutoCloseable {
             ls.add(new LayerWeights(byName.get(p + "input_layernorm.weight"), byName.get(p + "self_attn.q_proj.weight"),
                     byName.get(p + "self_attn.k_proj.weight"), byName.get(p + "self_attn.v_proj.weight"),
                     byName.get(p + "self_attn.o_proj.weight"), byName.get(p + "post_attention_layernorm.weight"),
-                    byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight")));
+                    byName.get(p + GATE_UP), byName.get(p + "mlp.down_proj.weight"),
+                    byName.get(p + "self_attn.q_proj.bias"), byName.get(p + "self_attn.k_proj.bias"),
+                    byName.get(p + "self_attn.v_proj.bias"), byName.get(p + "self_attn.o_proj.bias"),
+                    byName.get(p + "self_attn.q_norm.weight"), byName.get(p + "self_attn.k_norm.weight")));
         }
         this.layers = List.copyOf(ls);
         this.owned = List.copyOf(byName.values());
@@ -117,6 +120,19 @@ public final class LlamaWeights implements AutoCloseable {
             out.add(new Required(p + "self_attn.v_proj.weight", new int[] {kv, h}, kvDims + ", " + hidden, unitIn, false));
             out.add(new Required(p + "self_attn.o_proj.weight", new int[] {h, q}, hidden + ", " + qDims,
                     1.0 / Math.sqrt(q), false));
+            if (cfg.qkvBias()) { // small random biases for benchmarks: a tenth of the unit scale
+                out.add(new Required(p + "self_attn.q_proj.bias", new int[] {q}, qDims + " (q/k/v biases)", 0.1, false));
+                out.add(new Required(p + "self_attn.k_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
+                out.add(new Required(p + "self_attn.v_proj.bias", new int[] {kv}, kvDims + " (q/k/v biases)", 0.1, false));
+            }
+            if (cfg.qkNorm()) {
+                String d = "head_dim=" + cfg.headDim() + " (q_norm/k_norm)";
+                out.add(new Required(p + "self_attn.q_norm.weight", new int[] {cfg.headDim()}, d, 0, true));
+                out.add(new Required(p + "self_attn.k_norm.weight", new int[] {cfg.headDim()}, d, 0, true));
+            }
+            if (cfg.outputBias()) {
+                out.add(new Required(p + "self_attn.o_proj.bias", new int[] {h}, hidden + " (attention_bias)", 0.1, false));
+            }
             out.add(new Required(p + "post_attention_layernorm.weight", new int[] {h}, hidden, 0, true));
             out.add(new Required(p + "mlp.gate_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));
             out.add(new Required(p + "mlp.up_proj.weight", new int[] {inter, h}, interDim + ", " + hidden, unitIn, false));
@@ -152,7 +168,7 @@ public final class LlamaWeights implements AutoCloseable {
             }
             infos.put(r.name, info);
         }
-        logUnused(files, infos.keySet(), cfg);
+        refuseUnused(files, infos.keySet(), cfg);
 
         Map<String, Tensor> uploaded = new LinkedHashMap<>();
         try {
@@ -170,7 +186,7 @@ public final class LlamaWeights implements AutoCloseable {
         return w;
     }
 
-    private static void logUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
+    private static void refuseUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
         Set<String> unused = new TreeSet<>();
         for (String name : files.names()) {
             // rotary inverse frequencies are recomputed from rope_theta; a tied checkpoint may still carry a copy
@@ -180,8 +196,12 @@ public final class LlamaWeights implements AutoCloseable {
             }
         }
         if (!unused.isEmpty()) {
-            LOG.warn("{} tensors in {} are not used by the config (more layers than num_hidden_layers?), e.g. {}",
-                    unused.size(), files.directory(), unused.iterator().next());
+            // A tensor the model would ignore means a config attnrt misreads (a family variant it does not
+            // implement, or more layers than num_hidden_layers): refused, never a silently wrong answer.
+            List<String> some = unused.stream().limit(5).toList();
+            throw new ModelFormatException(unused.size() + " tensors in " + files.directory() + " are not used by "
+                    + "the config, so attnrt would compute something else than the checkpoint: " + String.join(", ", some)
+                    + (unused.size() > some.size() ? ", ..." : ""));
         }
     }
 

@@ -114,14 +114,14 @@ public final class OpSuite {
     }
 
     /**
-     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 73 cases, about 5 s of reference
+     * The full sweep (all ops, shapes, dtypes, masks and edge cases): 82 cases, about 5 s of reference
      * backend time on one core.
      */
     public static List<OpCase> standard() {
         return build(false);
     }
 
-    /** A ~40-case subset of {@link #standard()} touching every op, for fast smoke checks. */
+    /** A 46-case subset of {@link #standard()} touching every op, for fast smoke checks. */
     public static List<OpCase> quick() {
         return build(true);
     }
@@ -420,6 +420,8 @@ public final class OpSuite {
         b.add(S, rmsNorm(3, 4096, DType.BF16, 1e-6f, false));
         b.add(S, rmsNorm(17, 1000, DType.F16, 1e-5f, true));
         b.add(Q, rmsNorm(5, 67, DType.BF16, 1e-5f, true));
+        b.add(Q, rmsNormHeads(3, 4, 64, DType.BF16));
+        b.add(S, rmsNormHeads(1, 2, 128, DType.F32));
         b.add(Q, addRmsNorm(4, 128, DType.F32, 1e-5f));
         b.add(S, addRmsNorm(17, 4096, DType.BF16, 1e-6f));
         b.add(Q, addRmsNorm(1, 67, DType.F16, 1e-5f));
@@ -438,6 +440,26 @@ public final class OpSuite {
                 Tensor out = inPlace ? tx : scope.output(rows, cols);
                 backend.rmsNorm(tx, tw, eps, out);
                 return new Outputs().floats("out", scope.download(out));
+            };
+        });
+    }
+
+    /** Per-head RMSNorm in place (Qwen3's q_norm/k_norm): rows of heads·d, one weight of d shared by the heads. */
+    static OpCase rmsNormHeads(int rows, int heads, int d, DType weightType) {
+        String shape = "N=" + rows + " heads=" + heads + " d=" + d + " weight=" + weightType;
+        return new HarnessCase("rmsNormHeads", shape, NORM_ATOL, NORM_RTOL, (rng, reference) -> {
+            float[] x = gaussian(rng, rows * heads * d, 3);
+            for (int h = 0; h < rows * heads; h += 2) { // heads of very different scales: each has its own rms
+                for (int c = 0; c < d; c++) {
+                    x[h * d + c] *= 0.01f;
+                }
+            }
+            float[] w = uniform(rng, d, 1);
+            return (backend, scope) -> {
+                Tensor tx = scope.activation(x, rows, heads * d);
+                Tensor tw = scope.upload(w, weightType, d);
+                backend.rmsNormHeads(tx, tw, 1e-6f);
+                return new Outputs().floats("x", scope.download(tx));
             };
         });
     }
@@ -525,6 +547,9 @@ public final class OpSuite {
         b.add(Q, swiglu(3, 67, 4));
         b.add(S, swiglu(17, 1000, 10));
         b.add(Q, swiglu(2, 64, 100));
+        b.add(Q, addBias(3, 67, DType.F32));
+        b.add(Q, addBias(17, 1000, DType.BF16));
+        b.add(S, addBias(1, 64, DType.F16));
         b.add(Q, add(1, 64, false));
         b.add(Q, add(17, 1000, true));
     }
@@ -576,6 +601,21 @@ public final class OpSuite {
                 Tensor out = scope.output(rows, cols);
                 backend.swiglu(gu, out);
                 return new Outputs().floats("out", scope.download(out));
+            };
+        });
+    }
+
+    /** A bias row in a weight dtype added to every row; odd widths take the scalar tail on a GPU. */
+    static OpCase addBias(int rows, int cols, DType biasDtype) {
+        String shape = "N=" + rows + " F=" + cols + " bias=" + biasDtype;
+        return new HarnessCase("addBias", shape, EXACT, EXACT, (rng, reference) -> {
+            float[] x = gaussian(rng, rows * cols, 1);
+            float[] bias = gaussian(rng, cols, 0.1);
+            return (backend, scope) -> {
+                Tensor tx = scope.activation(x, rows, cols);
+                Tensor tb = scope.upload(bias, biasDtype, cols);
+                backend.addBias(tx, tb);
+                return new Outputs().floats("x", scope.download(tx));
             };
         });
     }

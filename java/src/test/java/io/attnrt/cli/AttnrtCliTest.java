@@ -21,6 +21,15 @@ class AttnrtCliTest {
     record Outcome(int exit, String out, String err) {
     }
 
+    /** test-data/tiny-llama's files into dir, for a model directory a test adds tokenizer files to. */
+    static void copyTinyLlama(Path dir) throws java.io.IOException {
+        try (var files = Files.list(Path.of("test-data", "tiny-llama"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+    }
+
     static Outcome run(String... args) {
         CommandLine cl = AttnrtCli.commandLine();
         StringWriter out = new StringWriter();
@@ -67,6 +76,86 @@ class AttnrtCliTest {
         Outcome o = run("run", "--tokens", "1,2,999", "--backend", "cpu");
         assertEquals(2, o.exit());
         assertTrue(o.err().contains("token id 999"), o.err());
+    }
+
+    @Test
+    void runTokenizesThePromptWithTheModelsTokenizerAndStreamsTheText(@TempDir Path dir) throws Exception {
+        // tiny-llama is byte-level; bytes-256 is the Hugging Face tokenizer.json that says so
+        copyTinyLlama(dir);
+        Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hello", "-n", "8", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(o.out().contains("prompt:    [72, 101, 108, 108, 111]"), o.out());
+        JsonNode hello = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("cases").get(1);
+        assertEquals("Hello", hello.get("text").asText());
+        int[] greedy = new int[8];
+        for (int i = 0; i < 8; i++) {
+            greedy[i] = hello.get("greedy").get("tokens").get(i).intValue();
+        }
+        assertTrue(o.out().contains("generated: " + java.util.Arrays.toString(greedy)), o.out());
+        try (io.attnrt.text.Tokenizer t = io.attnrt.text.Tokenizer.load(dir)) {
+            String text = t.decode(greedy, true);
+            assertTrue(o.out().contains("text:      " + text + System.lineSeparator()), o.out() + "\nexpected " + text);
+        }
+    }
+
+    @Test
+    void chatRendersTheTemplateOfTokenizerConfigAroundThePrompt(@TempDir Path dir) throws Exception {
+        copyTinyLlama(dir);
+        Outcome noTokenizer = run("run", "--model", dir.toString(), "--prompt", "Hi", "--chat", "--backend", "cpu");
+        assertEquals(2, noTokenizer.exit());
+        assertTrue(noTokenizer.err().contains("--chat needs") && noTokenizer.err().contains("tokenizer.json"),
+                noTokenizer.err());
+        Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{% for m in messages %}"
+                + "<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}\"}");
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hi", "--chat", "--system", "Be kind", "-n", "2",
+                "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        int[] expected = "<system>Be kind<user>Hi<assistant>".chars().toArray();
+        assertTrue(o.out().contains("prompt:    " + java.util.Arrays.toString(expected)), o.out());
+        Outcome systemAlone = run("run", "--model", dir.toString(), "--prompt", "Hi", "--system", "x");
+        assertEquals(2, systemAlone.exit());
+        assertTrue(systemAlone.err().contains("--system needs --chat"), systemAlone.err());
+    }
+
+    @Test
+    void generationStopsAtTheModelsContext() {
+        // tiny-llama's context is 256 tokens; the built-in prompt is 14 bytes
+        Outcome o = run("run", "-n", "1000", "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        assertTrue(o.out().matches("(?s).*generated: \\[(\\d+, ){241}\\d+\\].*"), o.out());
+    }
+
+    @Test
+    void tokenizePrintsIdsOrPiecesFromTheTokenizerAlone() {
+        Path bpe = Path.of("test-data", "tokenizers", "byte-level-bpe");
+        Outcome ids = run("tokenize", "--model", bpe.toString(), "--text", "Hello world");
+        assertEquals(0, ids.exit(), ids.err());
+        assertEquals("471,72,101,293,277", ids.out().strip());
+        Outcome plain = run("tokenize", "--model", bpe.toString(), "--text", "Hello world", "--no-special", "--pieces");
+        assertEquals(List.of("72\tH", "101\te", "293\tllo", "277\t\u0120world"), plain.out().strip().lines().toList());
+        Outcome none = run("tokenize", "--model", "test-data/tiny-llama", "--text", "x");
+        assertEquals(2, none.exit());
+        assertTrue(none.err().contains("no tokenizer.json"), none.err());
+
+        Outcome text = run("detokenize", "--model", bpe.toString(), "--ids", "471,72,101,293,277");
+        assertEquals(0, text.exit(), text.err());
+        assertEquals("<|begin_of_text|>Hello world", text.out().strip());
+        assertEquals("Hello world", run("detokenize", "--model", bpe.toString(), "--ids", "471,72,101,293,277",
+                "--skip-special").out().strip());
+        Outcome outside = run("detokenize", "--model", bpe.toString(), "--ids", "72,9999");
+        assertEquals(2, outside.exit());
+        assertTrue(outside.err().contains("token id 9999 at position 1"), outside.err());
+    }
+
+    @Test
+    void aTokenizerWithIdsBeyondTheEmbeddingIsRefused(@TempDir Path dir) throws Exception {
+        copyTinyLlama(dir);
+        Files.copy(Path.of("test-data", "tokenizers", "byte-level-bpe", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        Outcome o = run("run", "--model", dir.toString(), "--prompt", "Hi", "--backend", "cpu");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("token ids up to 473") && o.err().contains("256 rows"), o.err());
     }
 
     @Test

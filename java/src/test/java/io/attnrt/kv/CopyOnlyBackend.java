@@ -112,6 +112,16 @@ final class CopyOnlyBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
     public int[] argmax(Tensor logits) {
         throw new UnsupportedOperationException();
     }

@@ -47,7 +47,8 @@ class CudaModelTest {
 
     @Test
     void prefillLogitsOfEveryPositionMatchTheFloat64Reference() {
-        for (Path dir : List.of(TestModels.TINY_HD64)) {
+        for (Path dir : List.of(TestModels.TINY_HD64, TestModels.TINY_LLAMA3_ROPE, TestModels.TINY_QWEN2,
+                TestModels.TINY_QWEN3)) {
             try (TestModels.Loaded m = TestModels.load(dir, cuda)) {
                 double worst = 0;
                 for (TestModels.Case c : TestModels.cases(dir)) {

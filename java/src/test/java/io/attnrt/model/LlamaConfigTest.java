@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.attnrt.backend.RopeScaling;
+import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -120,6 +122,20 @@ class LlamaConfigTest {
     }
 
     @Test
+    void familiesAttnrtDoesNotImplementAreRefusedByName() throws IOException {
+        ObjectNode n = minimal();
+        for (String t : new String[] {"llama", "mistral", "qwen2", "qwen3"}) {
+            n.put("model_type", t);
+            LlamaConfig.parse(n.toString(), "mem");
+        }
+        n.put("model_type", "mixtral");
+        assertRejected(n, "model_type", "mixtral", "not implemented");
+        n.put("model_type", "llama");
+        n.putArray("architectures").add("GemmaForCausalLM");
+        assertRejected(n, "architecture", "GemmaForCausalLM", "not implemented");
+    }
+
+    @Test
     void unknownFieldsAreIgnored() {
         ObjectNode n = minimal();
         n.put("model_type", "llama");
@@ -222,10 +238,72 @@ class LlamaConfigTest {
     }
 
     @Test
-    void ropeScalingIsUnsupported() throws IOException {
+    void llama3AndLinearRopeScalingAreReadOthersRefused() throws IOException {
         ObjectNode n = minimal();
+        // Llama-3.1-8B's block
+        n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
+        assertEquals(RopeScaling.llama3(8, 1, 4, 8192), LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+        assertEquals(RopeScaling.llama3(8, 1, 4, 8192), LlamaConfig.parse(n.toString(), "mem").ropeSpec().scaling());
+        n.putObject("rope_scaling").put("type", "linear").put("factor", 2.0);
+        assertEquals(RopeScaling.linear(2), LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+        n.putObject("rope_scaling").put("rope_type", "default");
+        assertEquals(RopeScaling.NONE, LlamaConfig.parse(n.toString(), "mem").ropeScaling());
+
+        n.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);
+        assertRejected(n, "rope_scaling", "yarn", "not supported");
         n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0);
-        assertRejected(n, "rope_scaling", "llama3", "not supported");
+        assertRejected(n, "rope_scaling", "low_freq_factor");
+        n.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 4.0)
+                .put("high_freq_factor", 1.0).put("original_max_position_embeddings", 8192);
+        assertRejected(n, "rope_scaling", "low_freq_factor < high_freq_factor");
+        n.put("rope_scaling", "llama3");
+        assertRejected(n, "rope_scaling", "must be an object");
+    }
+
+    @Test
+    void slidingWindowIsReadUnlessUseSlidingWindowSwitchesItOff() throws IOException {
+        ObjectNode n = minimal();
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").attentionSpec().window());
+        n.put("sliding_window", 4096);
+        assertEquals(4096, LlamaConfig.parse(n.toString(), "mem").attentionSpec().window());
+        n.put("use_sliding_window", false); // Qwen2
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").slidingWindow());
+        n.remove("use_sliding_window");
+        n.putNull("sliding_window"); // Mistral v0.2+
+        assertEquals(0, LlamaConfig.parse(n.toString(), "mem").slidingWindow());
+        n.put("sliding_window", -1);
+        assertRejected(n, "sliding_window", "-1");
+    }
+
+    @Test
+    void llama3ScalingKeepsHighFrequenciesDividesLowOnesAndBlendsBetween() {
+        // Llama 3.1: theta 500000, d 128, factor 8, original context 8192: wavelengths below 2048 stay, above
+        // 8192 are divided by 8, between blend.
+        RopeSpec plain = new RopeSpec(500000, RopeStyle.ROTATE_HALF);
+        RopeSpec scaled = new RopeSpec(500000, RopeStyle.ROTATE_HALF, RopeScaling.llama3(8, 1, 4, 8192));
+        double[] f0 = plain.inverseFrequencies(128);
+        double[] f = scaled.inverseFrequencies(128);
+        int kept = 0, divided = 0, blended = 0;
+        for (int p = 0; p < 64; p++) {
+            double wavelength = 2 * Math.PI / f0[p];
+            if (wavelength < 2048) {
+                assertEquals(f0[p], f[p], 0, "pair " + p);
+                kept++;
+            } else if (wavelength > 8192) {
+                assertEquals(f0[p] / 8, f[p], f0[p] * 1e-15, "pair " + p);
+                divided++;
+            } else {
+                assertTrue(f[p] < f0[p] && f[p] > f0[p] / 8, "pair " + p + " blends: " + f[p] + " of " + f0[p]);
+                blended++;
+            }
+        }
+        assertTrue(kept > 0 && divided > 0 && blended > 0, kept + " kept, " + divided + " divided, " + blended);
+        // the blend is continuous at both ends: s = 0 at wavelength 8192, s = 1 at 2048
+        RopeScaling s = RopeScaling.llama3(8, 1, 4, 8192);
+        assertEquals(2 * Math.PI / 8192 / 8, s.apply(2 * Math.PI / 8192), 1e-15);
+        assertEquals(2 * Math.PI / 2048, s.apply(2 * Math.PI / 2048), 1e-15);
+        assertEquals(0.25, RopeScaling.linear(4).apply(1.0), 0);
     }
 
     @ParameterizedTest
@@ -237,10 +315,24 @@ class LlamaConfigTest {
     }
 
     @Test
-    void biasesAreUnsupported() throws IOException {
+    void attentionBiasesAreReadMlpBiasesRefused() throws IOException {
         ObjectNode n = minimal();
-        n.put("attention_bias", true);
-        assertRejected(n, "attention_bias=true", "not supported");
+        LlamaConfig plain = LlamaConfig.parse(n.toString(), "mem");
+        assertFalse(plain.qkvBias() || plain.outputBias());
+        n.put("attention_bias", true); // Llama: q, k, v and o
+        LlamaConfig llama = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(llama.qkvBias() && llama.outputBias());
+        assertEquals(plain.parameterCount() + 2L * (64 + 2 * 64 + 64), llama.parameterCount()); // 2 layers, 4 KV heads
+        n.remove("attention_bias");
+        n.put("model_type", "qwen2"); // Qwen2: q, k and v, without a field saying so
+        LlamaConfig qwen = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(qwen.qkvBias() && !qwen.outputBias() && !qwen.qkNorm());
+        n.put("model_type", "qwen3"); // Qwen3: no biases, q_norm / k_norm
+        LlamaConfig qwen3 = LlamaConfig.parse(n.toString(), "mem");
+        assertTrue(qwen3.qkNorm() && !qwen3.qkvBias());
+        assertEquals(plain.parameterCount() + 2L * 2 * 16, qwen3.parameterCount()); // 2 layers, head_dim 16
+        n.put("mlp_bias", true);
+        assertRejected(n, "mlp_bias=true", "not supported");
     }
 
     @Test

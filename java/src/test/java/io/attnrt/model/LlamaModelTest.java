@@ -30,7 +30,9 @@ class LlamaModelTest {
 
     static Stream<Arguments> modelsAndBackends() {
         List<Arguments> args = new ArrayList<>();
-        for (Path dir : List.of(TestModels.TINY, TestModels.TINY_BF16_SHARDED, TestModels.TINY_HD64)) {
+        for (Path dir : List.of(TestModels.TINY, TestModels.TINY_BF16_SHARDED, TestModels.TINY_HD64,
+                TestModels.TINY_LLAMA3_ROPE, TestModels.TINY_MISTRAL_WINDOW, TestModels.TINY_QWEN2,
+                TestModels.TINY_QWEN3)) {
             for (Supplier<Backend> b : TestModels.backends()) {
                 args.add(Arguments.of(dir, b));
             }

@@ -217,6 +217,19 @@ class LlamaWeightsTest {
         }
     }
 
+    @Test
+    void tensorsTheConfigDoesNotUseAreRefusedByName() {
+        LlamaConfig one = new LlamaConfig(64, 176, 4, 2, 1, 16, 1e-5, 10000, 256, 256, false);
+        ReferenceBackend backend = new ReferenceBackend();
+        try (WeightFiles files = WeightFiles.open(TINY)) {
+            ModelFormatException e = assertThrows(ModelFormatException.class,
+                    () -> LlamaWeights.load(files, one, backend));
+            assertTrue(e.getMessage().contains("not used by the config") && e.getMessage().contains("model.layers.1."),
+                    e.getMessage());
+        }
+        assertEquals(0, backend.bytesInUse(), "nothing loaded half-way");
+    }
+
     /** Fails the n-th raw upload, as a device running out of memory would. */
     private static final class FailingBackend extends ReferenceBackend {
         private int uploadsLeft;

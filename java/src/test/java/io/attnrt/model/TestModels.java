@@ -19,6 +19,14 @@ final class TestModels {
     static final Path TINY_BF16_SHARDED = Path.of("test-data", "tiny-llama-bf16-sharded");
     /** Head dim 64: the test model a GPU backend (no kernels for head dim 16) runs end to end. */
     static final Path TINY_HD64 = Path.of("test-data", "tiny-llama-hd64");
+    /** The hd64 shape with llama3 rope_scaling. */
+    static final Path TINY_LLAMA3_ROPE = Path.of("test-data", "tiny-llama3-rope");
+    /** Mistral: a sliding window of 8 keys. */
+    static final Path TINY_MISTRAL_WINDOW = Path.of("test-data", "tiny-mistral-window");
+    /** Qwen2: q/k/v biases, head dim 64. */
+    static final Path TINY_QWEN2 = Path.of("test-data", "tiny-qwen2");
+    /** Qwen3: per-head q/k RMSNorm, head dim 64. */
+    static final Path TINY_QWEN3 = Path.of("test-data", "tiny-qwen3");
 
     private TestModels() {
     }

@@ -245,6 +245,19 @@ public final class CpuBackend extends HostMemoryBackend {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        HostTensor hx = own(x, "rmsNormHeads"), hw = own(weight, "rmsNormHeads");
+        enter();
+        try {
+            // [N, H·d] is [N·H, d] in memory: every head a row of its own
+            normalize(hx.f32(), hw, eps, hx.f32(), (int) (x.numel() / d), d, null);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
         OpChecks.addRmsNorm(residual, delta, weight, eps, out);
         HostTensor hr = own(residual, "addRmsNorm"), hd = own(delta, "addRmsNorm");
@@ -306,10 +319,7 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             float[] a = hx.f32();
             int n = positions.length, half = headDim / 2, width = numHeads * headDim;
-            double[] invFreq = new double[half];
-            for (int p = 0; p < half; p++) {
-                invFreq[p] = Math.pow(rope.theta(), -2.0 * p / headDim);
-            }
+            double[] invFreq = rope.inverseFrequencies(headDim);
             boolean interleaved = rope.style() == RopeStyle.INTERLEAVED;
             int tasks = (long) n * width < PARALLEL_MIN_ELEMENTS ? 1 : Math.min(n, threads * 4);
             pool.parallelFor(tasks, (task, worker) -> {
@@ -469,6 +479,26 @@ public final class CpuBackend extends HostMemoryBackend {
                     i += n;
                 }
             });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        HostTensor hx = own(x, "addBias"), hb = own(bias, "addBias");
+        enter();
+        try {
+            float[] a = hx.f32();
+            int cols = x.dim(1);
+            float[] b = new float[cols];
+            for (int c = 0; c < cols; c++) {
+                b[c] = hb.get(c);
+            }
+            for (int r = 0; r < x.dim(0); r++) {
+                kernels.add(a, r * cols, b, 0, a, r * cols, cols);
+            }
         } finally {
             lock.unlock();
         }

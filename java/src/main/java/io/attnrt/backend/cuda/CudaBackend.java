@@ -356,6 +356,14 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        int rows = Math.toIntExact(x.numel() / d); // [N, H·d] is [N·H, d] in memory
+        launch("rmsnorm_" + sfx(x.dtype()) + "_" + sfx(weight.dtype()), rows, 1, 1, 256, 0,
+                ptr(x), ptr(weight), ptr(x), rows, d, eps);
+    }
+
+    @Override
     public void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out) {
         OpChecks.addRmsNorm(residual, delta, weight, eps, out);
         launch("add_rmsnorm_" + sfx(residual.dtype()) + "_" + sfx(weight.dtype()), residual.dim(0), 1, 1, 256, 0,
@@ -376,7 +384,7 @@ public final class CudaBackend implements Backend, RandomFill {
         }
         int pairs = headDim / 2;
         launch("rope_" + sfx(x.dtype()), positions.length, 1, 1, 128, 0,
-                ptr(x), x.dim(1), numHeads, Kernel.NULL, 0, 0, ints.of(positions), ropeTable(rope.theta(), headDim),
+                ptr(x), x.dim(1), numHeads, Kernel.NULL, 0, 0, ints.of(positions), ropeTable(rope, headDim),
                 positions.length, headDim, rope.style() == RopeStyle.INTERLEAVED ? 1 : 0);
     }
 
@@ -390,15 +398,16 @@ public final class CudaBackend implements Backend, RandomFill {
         }
         launch("rope_" + sfx(q.dtype()), positions.length, 1, 1, 128, 0,
                 ptr(q), q.dim(1), numHeads, ptr(k), k.dim(1), numKvHeads, ints.of(positions),
-                ropeTable(rope.theta(), headDim), positions.length, headDim, rope.style() == RopeStyle.INTERLEAVED ? 1 : 0);
+                ropeTable(rope, headDim), positions.length, headDim, rope.style() == RopeStyle.INTERLEAVED ? 1 : 0);
     }
 
     /** inv_freq[p] = theta^(-2p/d), computed in double once per (theta, d) and kept on the device. */
-    private CUdeviceptr ropeTable(double theta, int headDim) {
-        return ropeTables.computeIfAbsent(theta + "/" + headDim, key -> {
-            float[] inv = new float[headDim / 2];
+    private CUdeviceptr ropeTable(RopeSpec rope, int headDim) {
+        return ropeTables.computeIfAbsent(rope.theta() + "/" + rope.scaling() + "/" + headDim, key -> {
+            double[] f = rope.inverseFrequencies(headDim);
+            float[] inv = new float[f.length];
             for (int p = 0; p < inv.length; p++) {
-                inv[p] = (float) Math.pow(theta, -2.0 * p / headDim);
+                inv[p] = (float) f[p];
             }
             CUdeviceptr d = new CUdeviceptr();
             cuMemAlloc(d, 4L * inv.length);
@@ -467,6 +476,13 @@ public final class CudaBackend implements Backend, RandomFill {
         CUdeviceptr gu = ptr(gateUp);
         launch("swiglu_" + sfx(out.dtype()), rows, 1, 1, 256, 0, gu, 2 * f,
                 gu.withByteOffset((long) f * out.dtype().byteSize()), 2 * f, ptr(out), f, rows, f);
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        launch("add_bias_" + sfx(x.dtype()) + "_" + sfx(bias.dtype()), x.dim(0), 1, 1, 256, 0, ptr(x), x.dim(0),
+                x.dim(1), ptr(bias));
     }
 
     @Override

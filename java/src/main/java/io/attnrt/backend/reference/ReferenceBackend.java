@@ -73,6 +73,18 @@ public class ReferenceBackend extends HostMemoryBackend {
         }
     }
 
+    @Override
+    public void rmsNormHeads(Tensor x, Tensor weight, float eps) {
+        int d = OpChecks.rmsNormHeads(x, weight, eps);
+        HostTensor xs = own(x, "rmsNormHeads");
+        HostTensor w = own(weight, "rmsNormHeads");
+        float[] row = new float[d];
+        for (int off = 0; off < x.numel(); off += d) {
+            xs.getRow(off, row, 0, d);
+            normalizeRow(row, w, eps, xs, off);
+        }
+    }
+
     /** Writes rmsNorm(row)·weight to {@code out} starting at {@code offset}. */
     private static void normalizeRow(float[] row, HostTensor weight, float eps, HostTensor out, int offset) {
         double sumSquares = 0;
@@ -136,11 +148,12 @@ public class ReferenceBackend extends HostMemoryBackend {
         HostTensor xs = own(x, "rope");
         int width = numHeads * headDim;
         int half = headDim / 2;
+        double[] invFreq = rope.inverseFrequencies(headDim);
         for (int n = 0; n < positions.length; n++) {
             for (int h = 0; h < numHeads; h++) {
                 int base = n * width + h * headDim;
                 for (int p = 0; p < half; p++) {
-                    double angle = positions[n] * Math.pow(rope.theta(), -2.0 * p / headDim);
+                    double angle = positions[n] * invFreq[p];
                     double cos = Math.cos(angle);
                     double sin = Math.sin(angle);
                     int a = base + (rope.style() == RopeStyle.ROTATE_HALF ? p : 2 * p);
@@ -325,6 +338,17 @@ public class ReferenceBackend extends HostMemoryBackend {
                 double silu = x / (1.0 + Math.exp(-x));
                 o.set(r * f + c, (float) (silu * gu.get(2 * r * f + f + c)));
             }
+        }
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        OpChecks.addBias(x, bias);
+        HostTensor hx = own(x, "addBias");
+        float[] b = values(own(bias, "addBias"));
+        int cols = x.dim(1);
+        for (int i = 0; i < (int) x.numel(); i++) {
+            hx.set(i, (float) ((double) hx.get(i) + b[i % cols]));
         }
     }
 
