@@ -119,14 +119,7 @@ final class BenchCommand implements Callable<Integer> {
                     tasks.add(() -> mb.run(LlamaConfig.benchmark(), 128, steps, 4, DType.F32, report));
                 }
             }
-            io.attnrt.bench.Progress progress = new io.attnrt.bench.Progress(System.err, tasks.size(), !noProgress);
-            for (int i = 0; i < tasks.size(); i++) {
-                progress.step(labels.get(i));
-                tasks.get(i).run();
-            }
-            progress.finish();
-            report.writeCsv(csv);
-            out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
+            runAll(labels, tasks, report, out);
         }
         return 0;
     }
@@ -185,6 +178,13 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
+        runAll(labels, tasks, report, out);
+        return 0;
+    }
+
+    /** Runs the sections in order under the progress bar, then writes the CSV. */
+    private void runAll(List<String> labels, List<Runnable> tasks, BenchReport report, PrintWriter out)
+            throws java.io.IOException {
         io.attnrt.bench.Progress progress = new io.attnrt.bench.Progress(System.err, tasks.size(), !noProgress);
         for (int i = 0; i < tasks.size(); i++) {
             progress.step(labels.get(i));
@@ -193,7 +193,6 @@ final class BenchCommand implements Callable<Integer> {
         progress.finish();
         report.writeCsv(csv);
         out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
-        return 0;
     }
 
     private List<AttentionBench.Shape> prefillShapes() {

@@ -19,7 +19,7 @@ import java.util.Set;
  * before the model, BOS/EOS from the file's post-processor. {@code tokenizer_config.json},
  * {@code generation_config.json} and {@code config.json} supply the stop tokens.
  *
- * <p>Not thread-safe per instance only in the sense of its native handle's lifetime: {@link #close()} once.
+ * <p>Holds a native handle: {@link #close()} it when done.
  */
 public final class Tokenizer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -1,6 +1,5 @@
 package io.attnrt.emu;
 
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
@@ -443,25 +442,7 @@ class ElementwiseKernelTest {
 
         /** cuLaunchKernel (grid x/y, 1-D block, no dynamic smem) with CUdeviceptr/Integer/Long/Float/Double args. */
         static void launch(CUfunction f, int gridX, int gridY, int block, Object... args) {
-            Pointer[] params = new Pointer[args.length];
-            for (int i = 0; i < args.length; i++) {
-                Object a = args[i];
-                if (a instanceof CUdeviceptr p) {
-                    params[i] = Pointer.to(p);
-                } else if (a instanceof Integer v) {
-                    params[i] = Pointer.to(new int[] {v});
-                } else if (a instanceof Long v) {
-                    params[i] = Pointer.to(new long[] {v});
-                } else if (a instanceof Float v) {
-                    params[i] = Pointer.to(new float[] {v});
-                } else if (a instanceof Double v) {
-                    params[i] = Pointer.to(new double[] {v});
-                } else {
-                    throw new IllegalArgumentException("kernel argument " + i + ": " + a);
-                }
-            }
-            cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, 0, null, Pointer.to(params), null);
-            cuCtxSynchronize();
+            SelfTestKernels.launch(f, gridX, gridY, 1, block, 1, 0, args);
         }
 
         @Override

@@ -1,8 +1,5 @@
 package io.attnrt.emu;
 
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -10,10 +7,8 @@ import io.attnrt.emu.ElementwiseKernelTest.Dev;
 import io.attnrt.tensor.DType;
 import java.util.Arrays;
 import java.util.Random;
-import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
-import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -137,9 +132,7 @@ class FlashAttentionKernelTest {
                     : new CUdeviceptr();
             CUfunction f = cuda.function(module, "flash_attn_prefill_" + Dev.suffix(sh.a) + "_hd" + d);
             int smem = smemBytes(d);
-            if (smem > 48 * 1024) {
-                cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem);
-            }
+            SelfTestKernels.optIn(f, smem);
             launch(f, new int[] {(maxLen + 63) / 64, sh.heads, seqs}, 128, smem, dq, dk, dv, dout, dlse,
                     dev.upload(starts), seqs, sh.heads, sh.kvHeads, qStride, kvStride, outStride, sh.causal ? 1 : 0,
                     sh.window, scale);
@@ -206,22 +199,8 @@ class FlashAttentionKernelTest {
         }
     }
 
-    /** cuLaunchKernel with a 3-D grid, a 1-D block and dynamic smem; CUdeviceptr/Integer/Float args. */
+    /** A 3-D grid, a 1-D block and dynamic smem. */
     private static void launch(CUfunction f, int[] grid, int block, int smem, Object... args) {
-        Pointer[] params = new Pointer[args.length];
-        for (int i = 0; i < args.length; i++) {
-            Object a = args[i];
-            if (a instanceof CUdeviceptr p) {
-                params[i] = Pointer.to(p);
-            } else if (a instanceof Integer x) {
-                params[i] = Pointer.to(new int[] {x});
-            } else if (a instanceof Float x) {
-                params[i] = Pointer.to(new float[] {x});
-            } else {
-                throw new IllegalArgumentException("kernel argument " + i + ": " + a);
-            }
-        }
-        cuLaunchKernel(f, grid[0], grid[1], grid[2], block, 1, 1, smem, null, Pointer.to(params), null);
-        cuCtxSynchronize();
+        SelfTestKernels.launch(f, grid[0], grid[1], grid[2], block, 1, smem, args);
     }
 }

@@ -1,20 +1,12 @@
 package io.attnrt.emu;
 
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.attnrt.emu.ElementwiseKernelTest.Dev;
 import io.attnrt.emu.GemvKernelTest.Buffers;
 import io.attnrt.emu.GemvKernelTest.Problem;
 import io.attnrt.tensor.DType;
-import jcuda.Pointer;
-import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
-import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
-import jcuda.driver.CUresult;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -99,16 +91,7 @@ class GemmKernelTest {
 
     /** {@link Dev#launch} with dynamic shared memory (opted into above 48 KB, as the backend's Kernel does). */
     private static void launch(CUfunction f, int gridX, int gridY, int smem, Object... args) {
-        if (smem > 48 * 1024) {
-            assertEquals(CUresult.CUDA_SUCCESS, cuFuncSetAttribute(f,
-                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
-        }
-        Pointer[] params = new Pointer[args.length];
-        for (int i = 0; i < args.length; i++) {
-            params[i] = args[i] instanceof CUdeviceptr p ? Pointer.to(p) : Pointer.to(new int[] {(Integer) args[i]});
-        }
-        assertEquals(CUresult.CUDA_SUCCESS, cuLaunchKernel(f, gridX, gridY, 1, 256, 1, 1, smem, null,
-                Pointer.to(params), null));
-        assertEquals(CUresult.CUDA_SUCCESS, cuCtxSynchronize());
+        SelfTestKernels.optIn(f, smem);
+        SelfTestKernels.launch(f, gridX, gridY, 1, 256, 1, smem, args);
     }
 }

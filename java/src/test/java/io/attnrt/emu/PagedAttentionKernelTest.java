@@ -1,8 +1,5 @@
 package io.attnrt.emu;
 
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -13,10 +10,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
-import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -282,23 +277,7 @@ class PagedAttentionKernelTest {
     }
 
     private static void launch(CUfunction f, int gx, int gy, int gz, int block, int smem, Object... args) {
-        if (smem > 48 * 1024) {
-            cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem);
-        }
-        Pointer[] params = new Pointer[args.length];
-        for (int i = 0; i < args.length; i++) {
-            Object a = args[i];
-            if (a instanceof CUdeviceptr p) {
-                params[i] = Pointer.to(p);
-            } else if (a instanceof Integer v) {
-                params[i] = Pointer.to(new int[] {v});
-            } else if (a instanceof Float v) {
-                params[i] = Pointer.to(new float[] {v});
-            } else {
-                throw new IllegalArgumentException("kernel argument " + i + ": " + a);
-            }
-        }
-        cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smem, null, Pointer.to(params), null);
-        cuCtxSynchronize();
+        SelfTestKernels.optIn(f, smem);
+        SelfTestKernels.launch(f, gx, gy, gz, block, 1, smem, args);
     }
 }

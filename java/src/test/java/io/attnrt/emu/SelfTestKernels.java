@@ -1,6 +1,7 @@
 package io.attnrt.emu;
 
 import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
@@ -14,6 +15,7 @@ import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 
 /**
  * Device buffers and launches for the tests of the self-test kernels ({@code cuda/selftest}, PTX resources
@@ -71,19 +73,43 @@ final class SelfTestKernels implements AutoCloseable {
      * parameter order), then waits for the grid.
      */
     static void launch(CUfunction f, int[] grid, int[] block, int dynamicSmem, Object... args) {
+        launch(f, grid[0], grid[1], 1, block[0], block[1], dynamicSmem, args);
+    }
+
+    /**
+     * The one launch helper of the kernel tests: cuLaunchKernel, then cuCtxSynchronize (so a fault surfaces at
+     * its kernel), with CUdeviceptr / Integer / Long / Float / Double arguments. Dynamic shared memory above
+     * 48 KB needs {@link #optIn} first, as on a GPU.
+     */
+    static void launch(CUfunction f, int gx, int gy, int gz, int bx, int by, int dynamicSmem, Object... args) {
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
-            if (args[i] instanceof CUdeviceptr p) {
+            Object a = args[i];
+            if (a instanceof CUdeviceptr p) {
                 params[i] = Pointer.to(p);
-            } else if (args[i] instanceof Integer v) {
+            } else if (a instanceof Integer v) {
                 params[i] = Pointer.to(new int[] {v});
+            } else if (a instanceof Long v) {
+                params[i] = Pointer.to(new long[] {v});
+            } else if (a instanceof Float v) {
+                params[i] = Pointer.to(new float[] {v});
+            } else if (a instanceof Double v) {
+                params[i] = Pointer.to(new double[] {v});
             } else {
-                throw new IllegalArgumentException("kernel argument " + i + " is a " + args[i].getClass()
-                        + ", expected CUdeviceptr or Integer");
+                throw new IllegalArgumentException("kernel argument " + i + " is a "
+                        + (a == null ? "null" : a.getClass().getName())
+                        + ", expected CUdeviceptr, Integer, Long, Float or Double");
             }
         }
-        cuLaunchKernel(f, grid[0], grid[1], 1, block[0], block[1], 1, dynamicSmem, null, Pointer.to(params), null);
+        cuLaunchKernel(f, gx, gy, gz, bx, by, 1, dynamicSmem, null, Pointer.to(params), null);
         cuCtxSynchronize();
+    }
+
+    /** The opt-in a launch with more than 48 KB of dynamic shared memory needs. */
+    static void optIn(CUfunction f, int dynamicSmem) {
+        if (dynamicSmem > 48 * 1024) {
+            cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, dynamicSmem);
+        }
     }
 
     static int[] dims(int x) {
