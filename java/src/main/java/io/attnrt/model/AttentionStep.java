@@ -46,7 +46,10 @@ abstract class AttentionStep {
         }
     }
 
-    /** One new token per sequence against everything cached for it. */
+    /**
+     * Each new token against everything cached for its sequence up to its own position: one row of the
+     * tables per token (decode, or chunks through {@link BlockTables#perToken}).
+     */
     static final class Decode extends AttentionStep {
         private final BlockTables tables;
 

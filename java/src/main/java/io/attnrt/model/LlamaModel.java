@@ -106,6 +106,41 @@ public final class LlamaModel implements AutoCloseable {
         return forward(tokens, positions, attention, all);
     }
 
+    /**
+     * The general step: sequence {@code seqs[b]} adds the tokens {@code newTokens[b]} after what it has
+     * cached — a whole prompt, a prompt chunk after earlier chunks or an earlier conversation, or one decode
+     * token. {@link PagedKvCache#prepareAppend} has already reserved them (its lengths count them) and
+     * {@code slots} are its slots. Every new token attends causally by absolute position to its sequence's
+     * cache; when no sequence has anything cached before this step the prompts run as one ragged prefill.
+     *
+     * @return logits [B, vocab] F32 of each sequence's last new token, owned by the caller
+     */
+    public Tensor extend(int[] seqs, int[][] newTokens, int[] slots, PagedKvCache cache) {
+        int[] counts = new int[seqs.length];
+        boolean fresh = true;
+        for (int b = 0; b < seqs.length; b++) {
+            counts[b] = newTokens[b].length;
+            fresh &= cache.length(seqs[b]) == counts[b];
+        }
+        if (fresh) {
+            return prefill(newTokens, slots, cache, false);
+        }
+        BlockTables tables = cache.decodeTables(seqs).perToken(counts);
+        int total = tables.batchSize();
+        int[] tokens = new int[total];
+        int[] positions = new int[total];
+        int[] logitRows = new int[seqs.length];
+        for (int b = 0, r = 0; b < seqs.length; b++) {
+            for (int i = 0; i < counts[b]; i++, r++) {
+                tokens[r] = newTokens[b][i];
+                positions[r] = tables.contextLens()[r] - 1;
+            }
+            logitRows[b] = r - 1;
+        }
+        AttentionStep attention = new AttentionStep.Decode(backend, cache, attentionSpec, slots, tables);
+        return forward(tokens, positions, attention, logitRows);
+    }
+
     private Tensor forward(int[] tokens, int[] positions, AttentionStep attention, int[] logitRows) {
         validateTokens(tokens, positions);
         StepBuffers b = buffersFor(tokens.length);

@@ -150,6 +150,55 @@ class LlamaModelTest {
         }
     }
 
+    /**
+     * The general step: prompts added in chunks after what is cached (as chat turns and chunked prefill do)
+     * and, in the same steps, another sequence decoding — every last-token logit equal to the reference's.
+     */
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("modelsAndBackends")
+    void chunksAfterACachedPrefixMixedWithDecodeMatchTheReference(Path dir, Supplier<Backend> backend) {
+        try (Backend be = backend.get(); TestModels.Loaded m = TestModels.load(dir, be);
+             PagedKvCache cache = m.model().newCache(4, 64, DType.F32)) {
+            List<TestModels.Case> cases = TestModels.cases(dir);
+            TestModels.Case a = cases.get(0);
+            TestModels.Case b = cases.get(cases.size() - 1);
+            int seqA = cache.newSequence();
+            int seqB = cache.newSequence();
+            // A: whole prompt first; B: its first token alone (cached prefix of length 1).
+            int[][] first = {a.prompt(), java.util.Arrays.copyOf(b.prompt(), 1)};
+            int[] ids = {seqA, seqB};
+            expectRows(m, cache, ids, first, new double[][] {a.logits()[a.prompt().length - 1], b.logits()[0]}, "step 0");
+            // Then A decodes its greedy tokens while B's prompt arrives in chunks of 1, 2, 3... tokens.
+            int at = 1;
+            for (int step = 0; step + 1 < a.greedyStepLogits().length && at < b.prompt().length; step++) {
+                int n = Math.min(step + 1, b.prompt().length - at);
+                int[][] chunk = {new int[] {a.greedy()[step]}, java.util.Arrays.copyOfRange(b.prompt(), at, at + n)};
+                at += n;
+                expectRows(m, cache, ids, chunk, new double[][] {a.greedyStepLogits()[step + 1], b.logits()[at - 1]},
+                        "step " + (step + 1) + " (B +" + n + " tokens)");
+            }
+            assertTrue(at > 3, "the chunks covered too little of '" + b.text() + "' to test anything");
+        }
+    }
+
+    private static void expectRows(TestModels.Loaded m, PagedKvCache cache, int[] seqs, int[][] tokens,
+                                   double[][] want, String what) {
+        int[] counts = new int[seqs.length];
+        for (int i = 0; i < seqs.length; i++) {
+            counts[i] = tokens[i].length;
+        }
+        int[] slots = cache.prepareAppend(seqs, counts).slots();
+        try (Tensor logits = m.model().extend(seqs, tokens, slots, cache)) {
+            float[] flat = m.model().backend().download(logits);
+            int v = m.config().vocabSize();
+            for (int i = 0; i < seqs.length; i++) {
+                double err = maxAbsDiff(want[i], java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v));
+                assertTrue(err <= LOGIT_TOLERANCE, m.model().backend().description() + " " + what + ", sequence "
+                        + i + ": max |logit error| " + err);
+            }
+        }
+    }
+
     private static void record(float[][][] into, int req, int step, float[] logits) {
         if (into[req] == null) {
             into[req] = new float[9][];
