@@ -54,6 +54,9 @@ public final class PagedKvCache implements AutoCloseable {
     private final Tensor[] allCaches;
     private final BlockAllocator allocator;
     private final Map<Integer, Sequence> sequences = new HashMap<>();
+    /** References held outside the block tables, per block (the prefix cache's). */
+    private final int[] pins;
+    private BlockReclaimer reclaimer;
     private int nextSequenceId;
     private boolean closed;
 
@@ -114,6 +117,7 @@ public final class PagedKvCache implements AutoCloseable {
         this.numBlocks = numBlocks;
         this.cacheDtype = cacheDtype;
         this.allocator = new BlockAllocator(numBlocks, blockSize);
+        this.pins = new int[numBlocks];
         this.keyCaches = new Tensor[numLayers];
         this.valueCaches = new Tensor[numLayers];
         try {
@@ -237,6 +241,59 @@ public final class PagedKvCache implements AutoCloseable {
     }
 
     /**
+     * A new sequence that starts with {@code fullBlocks} (full blocks holding another sequence's prefix, e.g.
+     * from a {@link PrefixCache}): each gains a reference, and the length is {@code fullBlocks.length ·
+     * blockSize}. Full blocks are never written again, so the sharing needs no copy.
+     */
+    public synchronized int newSequence(int[] fullBlocks) {
+        checkOpen();
+        for (int b : fullBlocks) {
+            if (b < 0 || b >= numBlocks || allocator.refCount(b) == 0) {
+                throw new IllegalArgumentException("newSequence: block " + b + " is not a live block of this cache");
+            }
+        }
+        for (int b : fullBlocks) {
+            allocator.retain(b);
+        }
+        int id = nextId();
+        sequences.put(id, new Sequence(Arrays.copyOf(fullBlocks, Math.max(4, fullBlocks.length)), fullBlocks.length,
+                fullBlocks.length * blockSize));
+        return id;
+    }
+
+    /**
+     * Keeps a live block alive outside any block table (a cached prefix). {@link #unpin} drops it again;
+     * {@link #checkInvariants} counts pins with the table entries.
+     */
+    public synchronized void pin(int block) {
+        checkOpen();
+        if (block < 0 || block >= numBlocks || allocator.refCount(block) == 0) {
+            throw new IllegalArgumentException("pin: block " + block + " is not a live block of this cache");
+        }
+        allocator.retain(block);
+        pins[block]++;
+    }
+
+    public synchronized void unpin(int block) {
+        checkOpen();
+        if (block < 0 || block >= numBlocks || pins[block] == 0) {
+            throw new IllegalArgumentException("unpin: block " + block + " is not pinned");
+        }
+        pins[block]--;
+        allocator.release(block);
+    }
+
+    /** Gives up pinned blocks nobody else references when an append finds too few free blocks. */
+    public interface BlockReclaimer {
+        /** Unpins up to {@code wanted} blocks that only the pin keeps alive; returns how many it freed. */
+        int reclaim(int wanted);
+    }
+
+    public synchronized void setReclaimer(BlockReclaimer reclaimer) {
+        this.reclaimer = reclaimer;
+    }
+
+    /**
      * A new sequence sharing every block of {@code parent} (each block's reference count goes up by one),
      * with the parent's length. Needs no free block: the first write into a shared partial block copies it.
      */
@@ -301,6 +358,12 @@ public final class PagedKvCache implements AutoCloseable {
         checkOpen();
         Plan plan = plan(seqs, newTokens, "prepareAppend");
         int free = allocator.freeBlocks();
+        if (plan.totalBlocks > free && reclaimer != null) {
+            // Pinned blocks are full ones, never the partial last block a copy-on-write decision looks at,
+            // so the plan still holds after they go.
+            reclaimer.reclaim(plan.totalBlocks - free);
+            free = allocator.freeBlocks();
+        }
         if (plan.totalBlocks > free) {
             throw new KvCacheExhaustedException(plan.describeNeeds(seqs, newTokens), plan.totalBlocks, free, blockSize);
         }
@@ -487,7 +550,7 @@ public final class PagedKvCache implements AutoCloseable {
     public synchronized void checkInvariants() {
         checkOpen();
         allocator.checkInvariants();
-        int[] references = new int[numBlocks];
+        int[] references = Arrays.copyOf(pins, numBlocks);
         for (Map.Entry<Integer, Sequence> e : sequences.entrySet()) {
             Sequence s = e.getValue();
             long needed = ((long) s.length + blockSize - 1) / blockSize;
@@ -503,7 +566,7 @@ public final class PagedKvCache implements AutoCloseable {
         for (int b = 0; b < numBlocks; b++) {
             if (counts[b] != references[b]) {
                 throw new IllegalStateException("block " + b + " has reference count " + counts[b] + " but "
-                        + references[b] + " block-table entries");
+                        + (references[b] - pins[b]) + " block-table entries and " + pins[b] + " pins");
             }
         }
     }
