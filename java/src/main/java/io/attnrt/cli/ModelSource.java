@@ -15,6 +15,7 @@ import java.nio.file.StandardCopyOption;
 final class ModelSource {
     static final String BUILTIN = "built-in tiny-llama (test-data/tiny-llama)";
     private static final String[] BUILTIN_FILES = {"config.json", "model.safetensors"};
+    private static final String[] BUILTIN_CHAT_FILES = {"tokenizer.json", "tokenizer_config.json"};
 
     private ModelSource() {
     }
@@ -42,11 +43,23 @@ final class ModelSource {
 
     /** The built-in model's files, copied out of the jar (memory mapping needs real files). */
     static Path extractBuiltin() {
+        return extract("tiny-llama", BUILTIN_FILES);
+    }
+
+    /**
+     * The built-in model's tokenizer.json and a tokenizer_config.json with a chat template, in a directory
+     * of their own: {@code run} keeps encoding the built-in model's prompts byte by byte, {@code serve} talks.
+     */
+    static Path extractBuiltinChat() {
+        return extract("tiny-llama-chat", BUILTIN_CHAT_FILES);
+    }
+
+    private static Path extract(String resource, String[] names) {
         try {
             Path dir = Files.createTempDirectory("attnrt-builtin-model");
             dir.toFile().deleteOnExit();
-            for (String name : BUILTIN_FILES) {
-                try (InputStream in = ModelSource.class.getResourceAsStream("/builtin/tiny-llama/" + name)) {
+            for (String name : names) {
+                try (InputStream in = ModelSource.class.getResourceAsStream("/builtin/" + resource + "/" + name)) {
                     if (in == null) {
                         throw new IllegalStateException("the built-in model is missing from this build ("
                                 + name + "); pass --model DIR");

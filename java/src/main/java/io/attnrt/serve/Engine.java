@@ -94,6 +94,13 @@ public final class Engine implements AutoCloseable {
         return (long) metrics.computedPromptTokens.get();
     }
 
+    /** Blocks only the prefix cache holds (free for the taking). */
+    public int reclaimableBlocks() {
+        synchronized (incoming) {
+            return prefixCache == null ? 0 : prefixCache.reclaimable();
+        }
+    }
+
     public long preemptions() {
         return (long) metrics.preemptions.get();
     }
