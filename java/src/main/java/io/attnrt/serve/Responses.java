@@ -112,13 +112,16 @@ final class Responses {
         return out;
     }
 
-    /** The stream chunks of one event (none for a token that completes no text and has no log-probabilities). */
+    /**
+     * The stream chunks of one event. Every token gets its chunk, even one whose text is still held back
+     * (mid-character, a possible stop string): clients see each token's timing.
+     */
     List<ObjectNode> chunks(Object e, boolean includeUsage) {
         List<ObjectNode> out = new ArrayList<>();
         if (e instanceof OpenAiServer.Events.Token t) {
             int before = lpContent[t.choice()].size() + lpTokens[t.choice()].size();
             accept(e);
-            if (!t.text().isEmpty() || t.logprobs() != null) {
+            {
                 ObjectNode lp = null;
                 if (t.logprobs() != null) {
                     lp = JSON.createObjectNode();

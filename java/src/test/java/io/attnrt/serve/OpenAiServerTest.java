@@ -116,6 +116,10 @@ class OpenAiServerTest {
 
     /** What `attnrt run` generates for these ids: the plain Generator, greedy. */
     static String greedyText(int[] prompt, int maxTokens) {
+        return greedyText(model, tokenizer, prompt, maxTokens);
+    }
+
+    static String greedyText(LlamaModel model, Tokenizer tokenizer, int[] prompt, int maxTokens) {
         try (PagedKvCache c = model.newCache(16, 64, DType.F32)) {
             int[] ids = new Generator(model, c).generate(List.of(new GenerationRequest(prompt, maxTokens,
                     SamplingParams.GREEDY, 0, tokenizer.stopTokenIds()))).get(0).generated();
