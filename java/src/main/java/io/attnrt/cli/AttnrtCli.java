@@ -3,11 +3,11 @@ package io.attnrt.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code attnrt} command: run, serve, tokenize, detokenize, verify, bench. */
+/** The {@code attnrt} command: run, chat, serve, tokenize, detokenize, verify, bench. */
 @Command(name = "attnrt", mixinStandardHelpOptions = true, versionProvider = AttnrtCli.Version.class,
         description = "Transformer attention and Llama-style decoder blocks on NVIDIA GPUs (JCuda) or the CPU.",
-        subcommands = {RunCommand.class, ServeCommand.class, TokenizeCommand.class, DetokenizeCommand.class, VerifyCommand.class,
-                BenchCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, TokenizeCommand.class,
+                DetokenizeCommand.class, VerifyCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AttnrtCli implements Runnable {
     @CommandLine.Spec
@@ -34,7 +34,8 @@ public final class AttnrtCli implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "choose a command: run, serve, tokenize, detokenize, verify or bench");
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "choose a command: run, chat, serve, tokenize, detokenize, verify or bench");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

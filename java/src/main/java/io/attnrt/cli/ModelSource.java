@@ -4,6 +4,8 @@ import io.attnrt.backend.Backend;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.model.LlamaWeights;
 import io.attnrt.model.WeightFiles;
+import io.attnrt.text.ChatTemplate;
+import io.attnrt.text.Tokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -21,10 +23,46 @@ final class ModelSource {
     }
 
     record Loaded(Path dir, String label, LlamaConfig config, LlamaWeights weights) implements AutoCloseable {
+        boolean builtin() {
+            return BUILTIN.equals(label);
+        }
+
         @Override
         public void close() {
             weights.close();
         }
+    }
+
+    /**
+     * The directory's tokenizer.json, refused when it can produce ids the model has no embedding row for;
+     * null when the directory has none.
+     */
+    static Tokenizer tokenizer(Loaded loaded) {
+        if (!Tokenizer.presentIn(loaded.dir())) {
+            return null;
+        }
+        Tokenizer tokenizer = Tokenizer.load(loaded.dir());
+        try {
+            tokenizer.checkFits(loaded.config().vocabSize());
+            return tokenizer;
+        } catch (RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The chat template of tokenizer_config.json, which {@code what} (an option or command) needs together with
+     * the tokenizer; the error says which of the two the directory lacks.
+     */
+    static ChatTemplate chatTemplate(Loaded loaded, Tokenizer tokenizer, String what) {
+        ChatTemplate template = tokenizer == null ? null : ChatTemplate.fromModelDir(loaded.dir());
+        if (template == null) {
+            throw new IllegalArgumentException(what + " needs the model directory's tokenizer.json and a chat_template "
+                    + "in its tokenizer_config.json; " + (loaded.builtin() ? "the built-in model has neither"
+                    : loaded.label() + " lacks " + (tokenizer == null ? "tokenizer.json" : "the chat_template")));
+        }
+        return template;
     }
 
     /** Loads {@code dir} (or the built-in model when null) onto {@code backend}. */

@@ -10,8 +10,8 @@ import io.attnrt.model.GenerationResult;
 import io.attnrt.model.GenerationStats;
 import io.attnrt.model.Generator;
 import io.attnrt.model.LlamaModel;
-import io.attnrt.tensor.DType;
 import io.attnrt.text.ChatTemplate;
+import io.attnrt.text.StopStrings;
 import io.attnrt.text.TextStream;
 import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
@@ -22,6 +22,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -54,30 +55,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-new-tokens"}, defaultValue = "32", description = "tokens to generate (default ${DEFAULT-VALUE})")
     int maxNewTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE})")
-    float temperature;
-
-    @Option(names = "--top-k", defaultValue = "0", description = "keep the k most likely tokens, 0 = off")
-    int topK;
-
-    @Option(names = "--top-p", defaultValue = "1", description = "nucleus sampling mass, 1 = off")
-    float topP;
-
-    @Option(names = "--seed", defaultValue = "0", description = "random seed of the sampler")
-    long seed;
-
     @Option(names = "--stop-token", defaultValue = "-1", description = "stop after this token id (default: the "
             + "model's end-of-sequence tokens; -1 without a tokenizer = never)")
     int stopToken;
 
-    @Option(names = "--backend", defaultValue = "auto", description = "auto, cuda, cpu or reference (default ${DEFAULT-VALUE})")
-    String backend;
-
-    @Option(names = "--kv-block-size", defaultValue = "16", description = "tokens per KV cache block")
-    int blockSize;
-
-    @Option(names = "--kv-dtype", defaultValue = "F32", description = "KV cache element type: F32, F16, BF16")
-    DType kvDtype;
+    @Mixin
+    GenerationOptions gen;
 
     @Option(names = "--logits-out", paramLabel = "FILE", description = "write the logits of every step (.json or .npy)")
     Path logitsOut;
@@ -87,13 +70,8 @@ final class RunCommand implements Callable<Integer> {
      * then the assistant's header), tokenized without added special tokens: the template writes its own BOS,
      * as transformers' apply_chat_template does.
      */
-    private int[] chatPrompt(Path dir, Tokenizer tokenizer, String text) {
-        ChatTemplate template = tokenizer == null ? null : ChatTemplate.fromModelDir(dir);
-        if (template == null) {
-            throw new IllegalArgumentException("--chat needs the model directory's tokenizer.json and a chat_template "
-                    + "in its tokenizer_config.json; " + (dir == null ? "the built-in model has neither" : dir
-                    + " lacks " + (tokenizer == null ? "tokenizer.json" : "the chat_template")));
-        }
+    private int[] chatPrompt(ModelSource.Loaded loaded, Tokenizer tokenizer, String text) {
+        ChatTemplate template = ModelSource.chatTemplate(loaded, tokenizer, "--chat");
         List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
         if (system != null) {
             messages.add(new ChatTemplate.Message("system", system));
@@ -113,27 +91,23 @@ final class RunCommand implements Callable<Integer> {
         if (system != null && !chat) {
             throw new IllegalArgumentException("--system needs --chat");
         }
-        SamplingParams sampling = new SamplingParams(temperature, topK, topP);
+        SamplingParams sampling = gen.sampling();
+        StopStrings stopStrings = gen.newStopStrings();
         PrintWriter out = spec.commandLine().getOut();
-        BackendChoice choice = Backends.create(backend);
+        BackendChoice choice = Backends.create(gen.backend);
         try (var be = choice.backend();
              ModelSource.Loaded loaded = ModelSource.load(model, be);
-             LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
-            Tokenizer tokenizer = Tokenizer.presentIn(loaded.dir()) ? Tokenizer.load(loaded.dir()) : null;
-            if (tokenizer != null) {
-                try {
-                    tokenizer.checkFits(loaded.config().vocabSize());
-                } catch (RuntimeException e) {
-                    tokenizer.close();
-                    throw e;
-                }
+             LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be);
+             Tokenizer tokenizer = ModelSource.tokenizer(loaded)) {
+            if (gen.hasStops() && tokenizer == null) {
+                throw new IllegalArgumentException("--stop needs the model directory's tokenizer.json");
             }
             ByteTokenizer bytes = new ByteTokenizer(loaded.config().vocabSize());
             if (tokenizer == null && prompt != null) {
                 LOG.info("{} has no tokenizer.json: the prompt is encoded one token per UTF-8 byte", loaded.label());
             }
             String text = prompt != null ? prompt : BUILTIN_PROMPT;
-            int[] ids = tokens != null ? tokens : chat ? chatPrompt(loaded.dir(), tokenizer, text)
+            int[] ids = tokens != null ? tokens : chat ? chatPrompt(loaded, tokenizer, text)
                     : tokenizer != null ? tokenizer.encode(text) : bytes.encode(text);
             int[] stops = stopToken >= 0 || tokenizer == null ? new int[] {stopToken} : tokenizer.stopTokenIds();
             // The model's context ends the generation: -n is capped to what fits after the prompt.
@@ -143,8 +117,8 @@ final class RunCommand implements Callable<Integer> {
                 LOG.info("the model's context is {} tokens: after the {}-token prompt, {} new tokens fit (-n {})",
                         context, ids.length, newTokens, maxNewTokens);
             }
-            int contextBlocks = (ids.length + newTokens + blockSize - 1) / blockSize;
-            try (tokenizer; PagedKvCache cache = llama.newCache(blockSize, Math.max(1, contextBlocks), kvDtype)) {
+            int contextBlocks = (ids.length + newTokens + gen.blockSize - 1) / gen.blockSize;
+            try (PagedKvCache cache = llama.newCache(gen.blockSize, Math.max(1, contextBlocks), gen.kvDtype)) {
                 Generator generator = new Generator(llama, cache);
                 LogitsRecorder recorder = logitsOut == null ? null : new LogitsRecorder();
                 out.printf("model:     %s%n", loaded.label());
@@ -154,20 +128,19 @@ final class RunCommand implements Callable<Integer> {
                 out.print("text:      ");
                 out.flush();
                 TextStream stream = tokenizer == null ? null : tokenizer.stream(ids);
-                Generator.LogitsListener listener = (req, step, logits, token) -> {
-                    if (recorder != null) {
-                        recorder.onLogits(req, step, logits, token);
-                    }
-                    if (stream != null) {
-                        out.print(stream.add(token));
-                        out.flush();
-                    }
+                // The --stop strings are matched in the streamed text: the token that completes one ends the run.
+                Generator.TokenListener streamer = stream == null ? null : (req, step, token) -> {
+                    out.print(stopStrings.add(stream.add(token)));
+                    out.flush();
+                    return stopStrings.stopped();
                 };
-                GenerationRequest request = new GenerationRequest(ids, newTokens, sampling, seed, stops);
-                List<GenerationResult> results = generator.generate(List.of(request), listener);
+                GenerationRequest request = new GenerationRequest(ids, newTokens, sampling, gen.seed, stops);
+                List<GenerationResult> results = generator.generate(List.of(request),
+                        recorder == null ? null : recorder::onLogits, streamer);
                 GenerationResult r = results.get(0);
                 GenerationStats stats = generator.lastStats();
-                out.println(stream != null ? stream.finish() : bytes.decode(r.generated()).replace("\n", "\\n"));
+                out.println(stream != null ? stopStrings.add(stream.finish()) + stopStrings.finish()
+                        : bytes.decode(r.generated()).replace("\n", "\\n"));
                 out.printf("generated: %s%n", Arrays.toString(r.generated()));
                 out.printf("prefill:   %d tokens in %.1f ms (%.1f tokens/s)%n", stats.prefillTokens(),
                         stats.prefillNanos() / 1e6, stats.prefillTokensPerSecond());

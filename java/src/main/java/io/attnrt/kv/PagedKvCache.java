@@ -318,6 +318,29 @@ public final class PagedKvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Shortens {@code seq} to its first {@code newLength} tokens (a chat turn that diverges from what is
+     * cached, a rejected draft), releasing the blocks past the new end; a block shared with a fork stays
+     * with its other holders. The K/V rows kept are untouched. When the new last block is partly filled and
+     * still shared, the next append into it copies it first, as after a fork.
+     *
+     * @throws IllegalArgumentException unless 0 ≤ newLength ≤ length; nothing changed
+     */
+    public synchronized void truncate(int seq, int newLength) {
+        checkOpen();
+        Sequence s = sequence(seq, "truncate");
+        if (newLength < 0 || newLength > s.length) {
+            throw new IllegalArgumentException("truncate: sequence " + seq + " has length " + s.length
+                    + "; new length " + newLength + " is outside [0, " + s.length + "]");
+        }
+        int keep = (newLength + blockSize - 1) / blockSize;
+        for (int i = keep; i < s.numBlocks; i++) {
+            allocator.release(s.blocks[i]);
+        }
+        s.numBlocks = keep;
+        s.length = newLength;
+    }
+
     /** Tokens cached for {@code seq}. */
     public synchronized int length(int seq) {
         checkOpen();

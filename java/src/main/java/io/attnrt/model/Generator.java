@@ -25,6 +25,17 @@ public final class Generator {
         void onLogits(int request, int step, float[] logits, int token);
     }
 
+    /**
+     * Sees each token as it is drawn (step 0 is the prefill's), before the next step runs, and may end its
+     * request there — for stop conditions only the streaming side can judge, such as stop strings in the
+     * decoded text. The token is kept as the request's last, as a stop token is, and the request's KV blocks
+     * are freed at once.
+     */
+    public interface TokenListener {
+        /** @return true to end request {@code request} after this token */
+        boolean onToken(int request, int step, int token);
+    }
+
     private final LlamaModel model;
     private final PagedKvCache cache;
     private GenerationStats lastStats = new GenerationStats(0, 0, 0, 0, 0);
@@ -42,8 +53,18 @@ public final class Generator {
         return generate(requests, null);
     }
 
-    /** Generates for every request; a bad request (token, length) is rejected before anything runs. */
     public List<GenerationResult> generate(List<GenerationRequest> requests, LogitsListener listener) {
+        return generate(requests, listener, null);
+    }
+
+    /**
+     * Generates for every request; a bad request (token, length) is rejected before anything runs.
+     *
+     * @param listener logits of every step, or null (the logits then stay on the backend)
+     * @param tokens   every drawn token, or null
+     */
+    public List<GenerationResult> generate(List<GenerationRequest> requests, LogitsListener listener,
+                                           TokenListener tokens) {
         for (int r = 0; r < requests.size(); r++) {
             validate(r, requests.get(r));
         }
@@ -54,9 +75,9 @@ public final class Generator {
         }
         try {
             long t0 = System.nanoTime();
-            int prefillTokens = prefill(running, listener);
+            int prefillTokens = prefill(running, listener, tokens);
             long t1 = System.nanoTime();
-            int[] decoded = decodeLoop(running, listener);
+            int[] decoded = decodeLoop(running, listener, tokens);
             long t2 = System.nanoTime();
             lastStats = new GenerationStats(prefillTokens, t1 - t0, decoded[0], t2 - t1, decoded[1]);
         } finally {
@@ -95,7 +116,7 @@ public final class Generator {
         }
     }
 
-    private int prefill(Running[] running, LogitsListener listener) {
+    private int prefill(Running[] running, LogitsListener listener, TokenListener tokenListener) {
         List<Running> admitted = new ArrayList<>();
         List<int[]> slotParts = new ArrayList<>();
         for (Running s : running) {
@@ -125,13 +146,13 @@ public final class Generator {
         }
         int[] slots = concat(slotParts, total);
         try (Tensor logits = model.prefill(prompts, slots, cache, false)) {
-            accept(admitted, logits, 0, listener);
+            accept(admitted, logits, 0, listener, tokenListener);
         }
         return total;
     }
 
     /** @return {decoded tokens, steps} */
-    private int[] decodeLoop(Running[] running, LogitsListener listener) {
+    private int[] decodeLoop(Running[] running, LogitsListener listener, TokenListener tokenListener) {
         int tokens = 0;
         int steps = 0;
         for (int step = 1; ; step++) {
@@ -163,7 +184,7 @@ public final class Generator {
             }
             BlockTables tables = cache.decodeTables(seqs);
             try (Tensor logits = model.decode(next, positions, concat(slotParts, b), tables, cache)) {
-                accept(active, logits, step, listener);
+                accept(active, logits, step, listener, tokenListener);
             }
             tokens += b;
             steps++;
@@ -171,7 +192,8 @@ public final class Generator {
     }
 
     /** Draws one token per row of logits for the given sequences and records it. */
-    private void accept(List<Running> batch, Tensor logits, int step, LogitsListener listener) {
+    private void accept(List<Running> batch, Tensor logits, int step, LogitsListener listener,
+                        TokenListener tokenListener) {
         Backend backend = model.backend();
         SamplingParams[] params = new SamplingParams[batch.size()];
         double[] uniforms = new double[batch.size()];
@@ -187,7 +209,8 @@ public final class Generator {
             if (listener != null) {
                 listener.onLogits(s.index, step, Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab), drawn[i]);
             }
-            s.append(drawn[i]);
+            boolean stop = tokenListener != null && tokenListener.onToken(s.index, step, drawn[i]);
+            s.append(drawn[i], stop);
         }
     }
 
@@ -223,9 +246,9 @@ public final class Generator {
             return generated[count - 1];
         }
 
-        void append(int token) {
+        void append(int token, boolean stop) {
             generated[count++] = token;
-            if (count == generated.length || request.stopsAt(token)) {
+            if (stop || count == generated.length || request.stopsAt(token)) {
                 done = true;
                 release();
             }

@@ -12,12 +12,18 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The attnrt command line end to end, in-process. */
 class AttnrtCliTest {
+    private static final String NL = System.lineSeparator();
+    private static final Pattern RUN_TEXT = Pattern.compile("(?s).*" + NL + "text:      (.*)" + NL
+            + "generated: \\[(.*?)]" + NL + ".*");
+
     record Outcome(int exit, String out, String err) {
     }
 
@@ -38,6 +44,30 @@ class AttnrtCliTest {
         cl.setErr(new PrintWriter(err, true));
         int exit = cl.execute(args);
         return new Outcome(exit, out.toString(), err.toString());
+    }
+
+    record Generated(String text, int[] ids) {
+    }
+
+    /** What {@code run} prints for these arguments (a fresh prefill: no cache shared with chat). */
+    static Generated runGenerated(String... args) {
+        Outcome o = AttnrtCliTest.run(args);
+        assertEquals(0, o.exit(), o.err());
+        Matcher m = RUN_TEXT.matcher(o.out());
+        assertTrue(m.matches(), o.out());
+        int[] ids = m.group(2).isEmpty() ? new int[0]
+                : java.util.Arrays.stream(m.group(2).split(", ")).mapToInt(Integer::parseInt).toArray();
+        return new Generated(m.group(1), ids);
+    }
+
+    /** Where {@code part} first occurs in {@code ids}, or -1. */
+    static int indexOf(int[] ids, int[] part) {
+        for (int i = 0; i + part.length <= ids.length; i++) {
+            if (java.util.Arrays.equals(ids, i, i + part.length, part, 0, part.length)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     @Test
@@ -97,6 +127,30 @@ class AttnrtCliTest {
             String text = t.decode(greedy, true);
             assertTrue(o.out().contains("text:      " + text + System.lineSeparator()), o.out() + "\nexpected " + text);
         }
+    }
+
+    @Test
+    void stopEndsTheRunAtTheTokenThatCompletesItAndLeavesItOutOfTheText(@TempDir Path dir) throws Exception {
+        copyTinyLlama(dir);
+        Files.copy(Path.of("test-data", "tokenizers", "bytes-256", "tokenizer.json"), dir.resolve("tokenizer.json"));
+        String[] hello = {"run", "--model", dir.toString(), "--prompt", "Hello", "-n", "16", "--backend", "cpu"};
+        Generated full = runGenerated(hello);
+        assertTrue(full.text().contains("T."), "the greedy text no longer contains the stop string: " + full.text());
+        String[] withStop = java.util.Arrays.copyOf(hello, hello.length + 4);
+        withStop[hello.length] = "--stop";
+        withStop[hello.length + 1] = "T.";
+        withStop[hello.length + 2] = "--stop";
+        withStop[hello.length + 3] = "not in the text";
+        Generated stopped = runGenerated(withStop);
+        assertEquals(full.text().substring(0, full.text().indexOf("T.")), stopped.text());
+        int at = indexOf(full.ids(), new int[] {'T', '.'});
+        assertTrue(at > 0 && at + 2 < full.ids().length, java.util.Arrays.toString(full.ids()));
+        assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(full.ids(), at + 2)),
+                java.util.Arrays.toString(stopped.ids()), "generated: up to the token that completed the match");
+
+        Outcome noTokenizer = run("run", "--model", "test-data/tiny-llama", "--stop", "x", "--backend", "cpu");
+        assertEquals(2, noTokenizer.exit());
+        assertTrue(noTokenizer.err().contains("--stop needs the model directory's tokenizer.json"), noTokenizer.err());
     }
 
     @Test

@@ -108,4 +108,29 @@ class GeneratorTest {
             assertEquals(2, r.generated().length);
         }
     }
+    @Test
+    void aTokenListenerEndsOneRequestEarlyAndItsBlocksAreFreedAtOnce() {
+        try (Backend be = cpu(); TestModels.Loaded m = TestModels.load(TestModels.TINY, be);
+             io.attnrt.kv.PagedKvCache cache = m.model().newCache(4, 32, io.attnrt.tensor.DType.F32)) {
+            int[] a = TestModels.cases(TestModels.TINY).get(1).prompt();
+            int[] b = TestModels.cases(TestModels.TINY).get(2).prompt();
+            Generator g = new Generator(m.model(), cache);
+            GenerationResult aloneA = g.generate(List.of(GenerationRequest.greedy(a, 12))).get(0);
+            GenerationResult aloneB = g.generate(List.of(GenerationRequest.greedy(b, 12))).get(0);
+            int[] freeAtStep = new int[13];
+            // request 1 (b) ends after its 4th token (step 3); request 0 runs on to its 12 tokens
+            List<GenerationResult> rs = g.generate(List.of(GenerationRequest.greedy(a, 12),
+                    GenerationRequest.greedy(b, 12)), null, (req, step, token) -> {
+                        freeAtStep[step] = cache.freeBlocks();
+                        return req == 1 && step == 3;
+                    });
+            assertArrayEquals(aloneA.generated(), rs.get(0).generated());
+            assertArrayEquals(java.util.Arrays.copyOf(aloneB.generated(), 4), rs.get(1).generated());
+            assertNull(rs.get(1).error());
+            // b held 4 blocks (13 prompt + 3 tokens of 4); from step 4 on only a's blocks are taken
+            int aBlocksAtStep4 = (a.length + 4 + 3) / 4;
+            assertEquals(32 - aBlocksAtStep4, freeAtStep[4]);
+            assertEquals(32, cache.freeBlocks());
+        }
+    }
 }
