@@ -12,6 +12,7 @@ import io.attnrt.bench.DecodeBench;
 import io.attnrt.bench.GpuBench;
 import io.attnrt.backend.cuda.CudaBackend;
 import io.attnrt.bench.ModelBench;
+import io.attnrt.bench.ServeBench;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.tensor.DType;
 import java.io.PrintWriter;
@@ -38,7 +39,7 @@ final class BenchCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model,gemv",
-            description = "which of prefill, decode, model, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
+            description = "which of prefill, decode, model, serve, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
     List<String> sections;
 
     @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
@@ -70,9 +71,9 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Set<String> run = new LinkedHashSet<>(sections);
         for (String s : run) {
-            if (!List.of("prefill", "decode", "model", "gemv").contains(s)) {
+            if (!List.of("prefill", "decode", "model", "gemv", "serve").contains(s)) {
                 throw new IllegalArgumentException("unknown bench section '" + s
-                        + "': choose prefill, decode, model (and gemv on cuda)");
+                        + "': choose prefill, decode, model, serve (and gemv on cuda)");
             }
         }
         BackendChoice choice = Backends.create(backend);
@@ -119,7 +120,18 @@ final class BenchCommand implements Callable<Integer> {
                     tasks.add(() -> mb.run(LlamaConfig.benchmark(), 128, steps, 4, DType.F32, report));
                 }
             }
-            runAll(labels, tasks, report, out);
+            io.attnrt.text.Tokenizer serveTokenizer = null;
+            if (run.contains("serve")) {
+                serveTokenizer = io.attnrt.text.Tokenizer.load(ModelSource.extractBuiltinChat());
+                ServeBench sb = new ServeBench(be, serveTokenizer, out);
+                ServeBench.Workload w = quick ? new ServeBench.Workload(8, 4, 8, 32, 8, 16)
+                        : new ServeBench.Workload(32, 16, 8, 64, 32, 96);
+                labels.add("serve " + w.describe());
+                tasks.add(() -> sb.run(LlamaConfig.benchmark(), w, quick ? 256 : 1024, report));
+            }
+            try (io.attnrt.text.Tokenizer closing = serveTokenizer) {
+                runAll(labels, tasks, report, out);
+            }
         }
         return 0;
     }

@@ -425,9 +425,18 @@ public final class Engine implements AutoCloseable {
         int vocab = logits.dim(1);
         for (int d = 0; d < drawing.size(); d++) {
             Seq s = drawing.get(d);
-            CompletionListener.TokenLogprobs lp = s.job.completion.logprobs() < 0 ? null
-                    : Logprobs.of(all, rows.get(d) * vocab, vocab, token[d], s.job.completion.logprobs());
-            accept(s, token[d], lp);
+            if (s.finished) {
+                continue; // its request failed on an earlier choice of this step
+            }
+            try {
+                CompletionListener.TokenLogprobs lp = s.job.completion.logprobs() < 0 ? null
+                        : Logprobs.of(all, rows.get(d) * vocab, vocab, token[d], s.job.completion.logprobs());
+                accept(s, token[d], lp);
+            } catch (RuntimeException e) {
+                // Decoding or handing out one request's token fails that request only.
+                LOG.error("request failed while handing out a token", e);
+                fail(s.job, "internal error: " + e.getMessage());
+            }
         }
     }
 

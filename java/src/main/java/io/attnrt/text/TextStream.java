@@ -21,8 +21,10 @@ public final class TextStream {
 
     TextStream(Tokenizer tokenizer, int[] context) {
         this.tokenizer = tokenizer;
-        int keep = Math.min(CONTEXT, context.length);
-        this.ids = Arrays.copyOfRange(context, context.length - keep, context.length + 16);
+        // Ids past the tokenizer's vocabulary (embedding padding rows) have no text: they are not context.
+        int[] valid = Arrays.stream(context).filter(id -> id >= 0 && id <= tokenizer.maxTokenId()).toArray();
+        int keep = Math.min(CONTEXT, valid.length);
+        this.ids = Arrays.copyOfRange(valid, valid.length - keep, valid.length + 16);
         this.size = keep;
         this.prefix = 0;
         this.read = keep;

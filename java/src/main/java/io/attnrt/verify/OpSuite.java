@@ -383,6 +383,8 @@ public final class OpSuite {
         b.add(S, linear(17, 129, 129, DType.F32));
         b.add(S, linear(3, 1000, 17, DType.F16));
         b.add(S, linear(64, 64, 64, DType.BF16));
+        b.add(S, linear(24, 129, 67, DType.F32)); // either side of the CPU backend's GEMV/GEMM switch
+        b.add(S, linear(25, 67, 129, DType.F16));
         b.add(Q, linear(3, 129, 67, DType.F32, false, true));
         b.add(S, linear(64, 1000, 129, DType.BF16, false, true));
     }

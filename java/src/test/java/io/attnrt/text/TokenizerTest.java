@@ -119,4 +119,13 @@ class TokenizerTest {
         assertTrue(bad.contains(dir.resolve("tokenizer.json").toString()), bad);
         assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(tmp.resolve("nothing")));
     }
+
+    @Test
+    void aStreamAfterIdsPastTheVocabularySkipsThem() {
+        // A prompt given as ids may hold embedding padding rows (Qwen's 151,936 rows > its tokenizer's ids).
+        try (Tokenizer t = Tokenizer.load(ROOT.resolve("bytes-256"))) {
+            TextStream s = t.stream(new int[] {t.maxTokenId() + 5, 'a', t.maxTokenId() + 1});
+            assertEquals("B", s.add('B') + s.finish());
+        }
+    }
 }

@@ -269,8 +269,8 @@ class CpuBackendTargetedTest {
             x[i * in + i] = 1f;
         }
         for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
-            for (int tokens : new int[] {1, in}) { // the GEMV and the GEMM paths
-                float[] xt = java.util.Arrays.copyOf(x, tokens * in);
+            for (int tokens : new int[] {1, in, Linear.GEMV_MAX_TOKENS + 1}) { // GEMV, GEMV, GEMM
+                float[] xt = java.util.Arrays.copyOf(x, tokens * in); // tokens past in: zero rows
                 float[] expected = linear(ref, xt, w, dtype, tokens, in, 1);
                 for (CpuBackend b : new CpuBackend[] {simd, scalar}) {
                     float[] actual = linear(b, xt, w, dtype, tokens, in, 1);
