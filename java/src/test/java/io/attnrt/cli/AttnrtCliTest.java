@@ -261,6 +261,22 @@ class AttnrtCliTest {
     }
 
     @Test
+    void benchServeLoadsARealServerAndReportsEachScenario(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("bench.csv");
+        Outcome o = run("bench", "--backend", "cpu", "--sections", "serve", "--quick", "--csv", csv.toString(),
+                "--no-progress");
+        assertEquals(0, o.exit(), o.err());
+        List<String> lines = Files.readAllLines(csv);
+        for (String row : new String[] {"serve,one-at-a-time,", "serve,batched-4,", "serve-long-prompt,chunked-128,",
+                "serve-long-prompt,unchunked,", "serve-prefix-cache,cached,"}) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith(row)), row + " missing from " + lines);
+        }
+        // Every request of both runs was answered: the summary names the request rate of each.
+        assertTrue(o.out().matches("(?s).*one-at-a-time +\\d+\\.\\d+ requests/s.*batched-4 +\\d+\\.\\d+ requests/s.*"),
+                o.out());
+    }
+
+    @Test
     void benchEstimatesTheNaiveMemoryWhereItIsTooSlowToRun(@TempDir Path dir) throws Exception {
         Path csv = dir.resolve("bench.csv");
         Outcome o = run("bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "96",

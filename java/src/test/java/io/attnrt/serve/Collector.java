@@ -6,7 +6,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /** Records what the engine reports of one request. */
-final class Collector implements CompletionListener {
+class Collector implements CompletionListener {
     final List<List<Integer>> tokens = new ArrayList<>();
     final StringBuilder[] text;
     final String[] reasons;

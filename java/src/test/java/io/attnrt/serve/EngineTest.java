@@ -188,6 +188,31 @@ class EngineTest {
     }
 
     @Test
+    void aRequestWhoseTokenCannotBeHandedOutFailsAloneAndFreesItsBlocks() throws Exception {
+        try (Run run = engine(4, 256, new EngineConfig(4, 64, 16, false))) {
+            Collector broken = new Collector(2) {
+                @Override
+                public synchronized void onToken(int choice, int token, String t, TokenLogprobs logprobs) {
+                    super.onToken(choice, token, t, logprobs);
+                    if (tokens.get(choice).size() == 3) {
+                        throw new IllegalStateException("client gone");
+                    }
+                }
+            };
+            Collector other = new Collector(1);
+            run.engine().submit(new Completion(prompt(9), 20, SamplingParams.GREEDY, 0, 2, null, null, -1), broken);
+            run.engine().submit(greedy(prompt(10), 20), other);
+            broken.await();
+            other.await();
+            assertTrue(broken.error.contains("client gone"), broken.error);
+            assertNull(other.error);
+            assertArrayEquals(alone(prompt(10), 20, SamplingParams.GREEDY, 0), other.tokens(0));
+            waitIdle(run.engine());
+            assertEquals(run.cache().totalBlocks(), run.cache().freeBlocks(), "the failed request's blocks came back");
+        }
+    }
+
+    @Test
     void badRequestsAreRefusedWithTheirReason() {
         try (Run run = engine(4, 8, new EngineConfig(2, 64, 1, false))) {
             Engine e = run.engine();
