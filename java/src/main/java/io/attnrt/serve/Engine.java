@@ -134,7 +134,7 @@ public final class Engine implements AutoCloseable {
      */
     public Handle submit(Completion c, CompletionListener listener) {
         validate(c);
-        Job job = new Job(c, listener);
+        Job job = new Job(c, listener, tokenizer);
         synchronized (incoming) {
             if (stopping || draining) {
                 throw new IllegalStateException("the server is shutting down");
@@ -559,111 +559,6 @@ public final class Engine implements AutoCloseable {
         failAll("the server is shutting down");
         if (prefixCache != null) {
             prefixCache.clear();
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------ state
-
-    /** A request: its choices and what is counted for its usage. */
-    private final class Job {
-        final Completion completion;
-        final CompletionListener listener;
-        final Seq[] seqs;
-        final long arrivalNanos = System.nanoTime();
-        volatile boolean cancelled;
-        boolean failed;
-        long firstTokenNanos;
-        int completionTokens;
-        int cachedPromptTokens;
-        int finishedChoices;
-
-        Job(Completion completion, CompletionListener listener) {
-            this.completion = completion;
-            this.listener = listener;
-            this.seqs = new Seq[completion.n()];
-            for (int i = 0; i < seqs.length; i++) {
-                seqs[i] = new Seq(this, i);
-            }
-        }
-    }
-
-    /** One choice: its tokens (prompt, then generated), how many are in the cache, its decoding state. */
-    private final class Seq {
-        final Job job;
-        final int choice;
-        final java.util.SplittableRandom random;
-        final io.attnrt.text.TextStream text;
-        final io.attnrt.text.StopStrings stops;
-        int[] tokens;
-        int len;
-        int computed;
-        int generated;
-        int cacheSeq = -1;
-        long admittedAt;
-        long lastTokenNanos;
-        PrefixCache.Chain chain;
-        boolean finished;
-
-        Seq(Job job, int choice) {
-            this.job = job;
-            this.choice = choice;
-            int[] prompt = job.completion.prompt();
-            this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(job.completion.maxTokens(), 1024));
-            this.len = prompt.length;
-            this.random = new java.util.SplittableRandom(job.completion.seed() + choice);
-            this.text = tokenizer == null ? null : tokenizer.stream(prompt);
-            this.stops = new io.attnrt.text.StopStrings(job.completion.stopStrings());
-        }
-
-        int promptEnd() {
-            return job.completion.prompt().length;
-        }
-
-        /** Sequences admitting this one brings into the running batch (with its choices not forked yet). */
-        int groupSize() {
-            return unforked() ? job.seqs.length : 1;
-        }
-
-        /** Choice 0 before its prompt is cached: the other choices wait for it to fork. */
-        boolean unforked() {
-            return choice == 0 && generated == 0;
-        }
-
-        void append(int token) {
-            if (len == tokens.length) {
-                tokens = Arrays.copyOf(tokens, 2 * tokens.length);
-            }
-            tokens[len++] = token;
-            generated++;
-        }
-    }
-
-    /** The sequences of one step, their new tokens and slots, in batch order. */
-    private static final class Batch {
-        final List<Seq> seqs = new ArrayList<>();
-        final List<int[]> chunks = new ArrayList<>();
-        final List<int[]> slotParts = new ArrayList<>();
-
-        void add(Seq s, int n, int[] slots) {
-            seqs.add(s);
-            chunks.add(Arrays.copyOfRange(s.tokens, s.computed, s.computed + n));
-            slotParts.add(slots);
-        }
-
-        int size() {
-            return seqs.size();
-        }
-
-        int[] ids() {
-            int[] ids = new int[seqs.size()];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = seqs.get(i).cacheSeq;
-            }
-            return ids;
-        }
-
-        int[] slots() {
-            return slotParts.stream().flatMapToInt(Arrays::stream).toArray();
         }
     }
 }
