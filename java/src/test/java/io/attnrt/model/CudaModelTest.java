@@ -102,6 +102,16 @@ class CudaModelTest {
         }
     }
 
+    @Test
+    void chunksAfterACachedPrefixMixedWithDecodeMatchTheReference() {
+        // What chunked prefill, prefix reuse and chat turns run: a multi-token query over a paged prefix.
+        for (Path dir : List.of(TestModels.TINY_HD64, TestModels.TINY_QWEN3)) {
+            try (TestModels.Loaded m = TestModels.load(dir, cuda)) {
+                LlamaModelTest.checkChunksAfterACachedPrefix(m, dir, BF16_LOGIT_TOLERANCE);
+            }
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static List<float[]>[] collect(TestModels.Loaded m, List<GenerationRequest> requests) {
         List<float[]>[] logits = new List[requests.size()];
