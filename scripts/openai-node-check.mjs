@@ -3,7 +3,7 @@
 // Exits non-zero when an answer is not what the API promises.
 //
 //   scripts/attnrt serve --port 8000 --api-key KEY &
-//   npm install openai@4 && ATTNRT_URL=http://127.0.0.1:8000/v1 ATTNRT_API_KEY=KEY node scripts/openai-node-check.mjs
+//   npm install --no-save openai@4 && ATTNRT_URL=http://127.0.0.1:8000/v1 ATTNRT_API_KEY=KEY node scripts/openai-node-check.mjs
 import OpenAI from "openai";
 import assert from "node:assert/strict";
 
