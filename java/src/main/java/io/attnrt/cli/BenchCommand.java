@@ -127,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
                 ServeBench.Workload w = quick ? new ServeBench.Workload(8, 4, 8, 32, 8, 16)
                         : new ServeBench.Workload(32, 16, 8, 64, 32, 96);
                 labels.add("serve " + w.describe());
-                tasks.add(() -> sb.run(LlamaConfig.benchmark(), w, quick ? 256 : 1024, report));
+                tasks.add(() -> sb.run(LlamaConfig.benchmark(), w, quick ? 1 : 3, quick ? 256 : 1024, report));
             }
             try (io.attnrt.text.Tokenizer closing = serveTokenizer) {
                 runAll(labels, tasks, report, out);
