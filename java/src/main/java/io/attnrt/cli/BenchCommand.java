@@ -15,6 +15,7 @@ import io.attnrt.bench.ModelBench;
 import io.attnrt.bench.ServeBench;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.tensor.DType;
+import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,16 +121,16 @@ final class BenchCommand implements Callable<Integer> {
                     tasks.add(() -> mb.run(LlamaConfig.benchmark(), 128, steps, 4, DType.F32, report));
                 }
             }
-            io.attnrt.text.Tokenizer serveTokenizer = null;
+            Tokenizer serveTokenizer = null;
             if (run.contains("serve")) {
-                serveTokenizer = io.attnrt.text.Tokenizer.load(ModelSource.extractBuiltinChat());
+                serveTokenizer = Tokenizer.load(ModelSource.extractBuiltinChat());
                 ServeBench sb = new ServeBench(be, serveTokenizer, out);
                 ServeBench.Workload w = quick ? new ServeBench.Workload(8, 4, 8, 32, 8, 16)
                         : new ServeBench.Workload(32, 16, 8, 64, 32, 96);
                 labels.add("serve " + w.describe());
                 tasks.add(() -> sb.run(LlamaConfig.benchmark(), w, quick ? 1 : 3, quick ? 256 : 1024, report));
             }
-            try (io.attnrt.text.Tokenizer closing = serveTokenizer) {
+            try (Tokenizer closing = serveTokenizer) {
                 runAll(labels, tasks, report, out);
             }
         }
