@@ -114,6 +114,7 @@ public final class OpChecks {
     private static int kvCache(String op, Tensor keyCache, Tensor valueCache, int numKvHeads, int headDim) {
         rank(op, "keyCache", keyCache, 4);
         sameShape(op, "valueCache", valueCache, keyCache);
+        notQuantized(op, "keyCache", keyCache);
         if (valueCache.dtype() != keyCache.dtype()) {
             throw new IllegalArgumentException(op + ": valueCache " + valueCache.describe()
                     + " differs in dtype from keyCache " + keyCache.describe());
@@ -190,6 +191,7 @@ public final class OpChecks {
         }
         Tensor cache = caches[0];
         rank("copyBlocks", "cache", cache, 4);
+        notQuantized("copyBlocks", "cache", cache);
         for (int c = 1; c < caches.length; c++) {
             if (!Arrays.equals(caches[c].shape(), cache.shape()) || caches[c].dtype() != cache.dtype()) {
                 throw new IllegalArgumentException("copyBlocks: cache " + c + " " + caches[c].describe()
@@ -304,6 +306,15 @@ public final class OpChecks {
         notNull(op, name, t);
         if (t.rank() != 1 || t.dim(0) != length) {
             throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must be [" + length + "]");
+        }
+        notQuantized(op, name, t);
+    }
+
+    /** Block-quantized tensors are weights of linear and tables of gatherRows only. */
+    public static void notQuantized(String op, String name, Tensor t) {
+        if (t.dtype().isQuantized()) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " is block-quantized; only "
+                    + "linear weights and gatherRows tables may be");
         }
     }
 

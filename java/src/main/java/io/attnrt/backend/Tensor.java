@@ -61,7 +61,7 @@ public abstract class Tensor implements AutoCloseable {
     }
 
     public final long byteSize() {
-        return numel * dtype.byteSize();
+        return dtype.bytesFor(numel);
     }
 
     /** Rows of the tensor seen as a matrix [numel / lastDim, lastDim]. */

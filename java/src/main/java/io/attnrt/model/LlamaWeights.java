@@ -232,10 +232,10 @@ public final class LlamaWeights implements AutoCloseable {
             n *= d;
         }
         if (oneDType && target == stored) {
-            if (n * stored.byteSize() > Integer.MAX_VALUE - 8) {
+            if (stored.bytesFor(n) > Integer.MAX_VALUE - 8) {
                 throw new ModelFormatException("fusing " + names(parts) + " needs a host buffer of more than 2 GiB");
             }
-            ByteBuffer joined = ByteBuffer.allocate((int) (n * stored.byteSize()));
+            ByteBuffer joined = ByteBuffer.allocate((int) stored.bytesFor(n));
             for (TensorInfo i : parts) {
                 joined.put(files.data(i.name()).duplicate());
             }
@@ -250,11 +250,18 @@ public final class LlamaWeights implements AutoCloseable {
         int at = 0;
         for (TensorInfo i : parts) {
             ByteBuffer le = files.data(i.name()).duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            if (i.dtype().isQuantized()) { // a backend without quantized kernels gets the decoded values
+                int count = (int) i.numel();
+                io.attnrt.tensor.Quant.dequantize(i.dtype(), le, le.position(), values, at, count);
+                at += count;
+                continue;
+            }
             while (le.hasRemaining()) {
                 values[at++] = switch (i.dtype()) {
                     case F32 -> le.getFloat();
                     case F16 -> io.attnrt.tensor.HalfFloats.f16ToFloat(le.getShort());
                     case BF16 -> io.attnrt.tensor.HalfFloats.bf16ToFloat(le.getShort());
+                    default -> throw new IllegalStateException("unreachable: " + i.dtype());
                 };
             }
         }

@@ -28,7 +28,7 @@ public record TensorInfo(String name, DType dtype, int[] shape, Path file) {
     }
 
     public long byteSize() {
-        return numel() * dtype.byteSize();
+        return dtype.bytesFor(numel());
     }
 
     /** Whether the shape equals {@code expected}. */

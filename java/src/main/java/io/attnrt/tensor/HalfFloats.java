@@ -71,6 +71,7 @@ public final class HalfFloats {
             case F32 -> f;
             case F16 -> f16ToFloat(floatToF16(f));
             case BF16 -> bf16ToFloat(floatToBf16(f));
+            default -> throw new IllegalArgumentException(dtype + " is block-quantized: no element-wise rounding");
         };
     }
 }

@@ -110,6 +110,7 @@ final class HarnessCase implements OpCase {
             case F32 -> 0;
             case BF16 -> 0x1p-7;
             case F16 -> 0x1p-10;
+            default -> throw new IllegalArgumentException(dtype + " is not an output dtype");
         };
     }
 
@@ -281,6 +282,24 @@ final class HarnessCase implements OpCase {
 
         Tensor upload(float[] data, DType dtype, int... shape) {
             Tensor t = backend.upload(data, dtype, shape);
+            tensors.add(t);
+            return t;
+        }
+
+        /**
+         * Raw blocks of a quantized weight, uploaded as the backend keeps that type: as they are, or decoded
+         * and converted where the backend stores such weights in another dtype (as model loading does).
+         */
+        Tensor uploadQuantized(byte[] blocks, DType type, int... shape) {
+            DType target = backend.weightDType(type);
+            Tensor t;
+            if (target == type) {
+                t = backend.uploadRaw(java.nio.ByteBuffer.wrap(blocks), type, shape);
+            } else {
+                float[] values = new float[blocks.length / type.blockBytes() * type.blockSize()];
+                io.attnrt.tensor.Quant.dequantize(type, blocks, 0, values, 0, values.length);
+                t = backend.upload(values, target, shape);
+            }
             tensors.add(t);
             return t;
         }

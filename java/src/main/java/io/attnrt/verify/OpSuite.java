@@ -387,6 +387,19 @@ public final class OpSuite {
         b.add(S, linear(25, 67, 129, DType.F16));
         b.add(Q, linear(3, 129, 67, DType.F32, false, true));
         b.add(S, linear(64, 1000, 129, DType.BF16, false, true));
+        // quantized weights: rows of 1–8 blocks, outputs not a multiple of 4, GEMV and GEMM sides of the switch
+        b.add(Q, linearQuantized(1, 96, 67, DType.Q8_0, false));
+        b.add(Q, linearQuantized(3, 256, 33, DType.Q4_K, true));
+        b.add(Q, linearQuantized(1, 512, 67, DType.Q6_K, false));
+        b.add(S, linearQuantized(25, 1024, 129, DType.Q8_0, true));
+        b.add(S, linearQuantized(4, 160, 67, DType.Q4_0, false));
+        b.add(S, linearQuantized(64, 288, 33, DType.Q4_0, false));
+        b.add(S, linearQuantized(24, 768, 67, DType.Q4_K, false));
+        b.add(S, linearQuantized(64, 512, 67, DType.Q4_K, true));
+        b.add(S, linearQuantized(1, 256, 129, DType.Q5_K, false));
+        b.add(S, linearQuantized(33, 512, 67, DType.Q5_K, true));
+        b.add(S, linearQuantized(17, 256, 67, DType.Q6_K, true));
+        b.add(S, linearQuantized(64, 768, 33, DType.Q6_K, false));
     }
 
     static OpCase linear(int tokens, int in, int out, DType weightType) {
@@ -409,6 +422,30 @@ public final class OpSuite {
                 Tensor tw = scope.upload(w, weightType, out, in);
                 Tensor result = accumulate ? scope.activation(residual, tokens, out)
                         : f32Out ? scope.outputF32(tokens, out) : scope.output(tokens, out);
+                backend.linear(tx, tw, result, accumulate);
+                return new Outputs().floats("out", scope.download(result));
+            };
+        });
+    }
+
+    /*
+     * Quantized weights: random blocks (random quants under per-block and per-sub-block scales, signs mixed)
+     * whose decoded values have standard deviation 0.58 like uniform(±1), but reach about ±3. Every backend
+     * decodes them exactly (the reference to double), so the only error is the fp32 accumulation of
+     * linearAtol, scaled by the 3x larger weights: atol 3·linearAtol.
+     */
+    static OpCase linearQuantized(int tokens, int in, int out, DType weightType, boolean accumulate) {
+        String shape = "N=" + tokens + " IN=" + in + " OUT=" + out + " weight=" + weightType
+                + (accumulate ? " accumulate" : "");
+        return new HarnessCase("linear", shape, 3 * linearAtol(in), LINEAR_RTOL, (rng, reference) -> {
+            float[] x = uniform(rng, tokens * in, 1);
+            byte[] w = new byte[(int) weightType.bytesFor((long) out * in)];
+            io.attnrt.tensor.Quant.fillRandom(weightType, w, rng.nextLong(), 0.58);
+            float[] residual = uniform(rng, tokens * out, Math.sqrt(in));
+            return (backend, scope) -> {
+                Tensor tx = scope.activation(x, tokens, in);
+                Tensor tw = scope.uploadQuantized(w, weightType, out, in);
+                Tensor result = accumulate ? scope.activation(residual, tokens, out) : scope.output(tokens, out);
                 backend.linear(tx, tw, result, accumulate);
                 return new Outputs().floats("out", scope.download(result));
             };
@@ -546,6 +583,11 @@ public final class OpSuite {
         b.add(Q, gatherRows(1000, 64, 5, DType.F32));
         b.add(Q, gatherRows(100, 129, 17, DType.F16));
         b.add(S, gatherRows(5000, 128, 3, DType.BF16));
+        b.add(Q, gatherRowsQuantized(300, 256, 7, DType.Q4_K));
+        b.add(S, gatherRowsQuantized(100, 64, 5, DType.Q8_0));
+        b.add(S, gatherRowsQuantized(100, 96, 5, DType.Q4_0));
+        b.add(S, gatherRowsQuantized(50, 512, 5, DType.Q5_K));
+        b.add(S, gatherRowsQuantized(50, 256, 5, DType.Q6_K));
         b.add(Q, swiglu(3, 67, 4));
         b.add(S, swiglu(17, 1000, 10));
         b.add(Q, swiglu(2, 64, 100));
@@ -572,6 +614,27 @@ public final class OpSuite {
             }
             return (backend, scope) -> {
                 Tensor t = scope.upload(table, dtype, tableRows, cols);
+                Tensor out = scope.output(picks, cols);
+                backend.gatherRows(t, rows.clone(), out);
+                return new Outputs().floats("out", scope.download(out));
+            };
+        });
+    }
+
+    /** An embedding table of quantized rows (llama.cpp files quantize token_embd too): decoded exactly. */
+    static OpCase gatherRowsQuantized(int tableRows, int cols, int picks, DType dtype) {
+        String shape = "rows=" + picks + " table=" + dtype + "[" + tableRows + "," + cols + "]";
+        return new HarnessCase("gatherRows", shape, EXACT, EXACT, (rng, reference) -> {
+            byte[] table = new byte[(int) dtype.bytesFor((long) tableRows * cols)];
+            io.attnrt.tensor.Quant.fillRandom(dtype, table, rng.nextLong(), 1);
+            int[] rows = new int[picks];
+            for (int i = 0; i < picks; i++) {
+                rows[i] = rng.nextInt(tableRows);
+            }
+            rows[0] = tableRows - 1;
+            rows[1] = 0;
+            return (backend, scope) -> {
+                Tensor t = scope.uploadQuantized(table, dtype, tableRows, cols);
                 Tensor out = scope.output(picks, cols);
                 backend.gatherRows(t, rows.clone(), out);
                 return new Outputs().floats("out", scope.download(out));

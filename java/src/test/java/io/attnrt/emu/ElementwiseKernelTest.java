@@ -370,6 +370,7 @@ class ElementwiseKernelTest {
                 case F32 -> 0x1p-23;
                 case F16 -> 0x1p-11;
                 case BF16 -> 0x1p-8;
+                default -> throw new AssertionError("not an element type: " + t);
             };
         }
 

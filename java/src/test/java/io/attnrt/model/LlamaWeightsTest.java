@@ -41,6 +41,7 @@ class LlamaWeightsTest {
                 case F32 -> b.getFloat(4 * i);
                 case BF16 -> Float.intBitsToFloat((b.getShort(2 * i) & 0xffff) << 16);
                 case F16 -> throw new AssertionError("no F16 test model");
+                default -> throw new AssertionError("not an element type: " + info.dtype());
             };
         }
         return out;

@@ -222,6 +222,8 @@ public final class CpuBackend extends HostMemoryBackend {
                     int src = rows[i] * c;
                     if (ht.dtype() == DType.F32) {
                         System.arraycopy(ht.f32(), src, o, i * c, c);
+                    } else if (ht.dtype().isQuantized()) {
+                        kernels.dequantize(ht.dtype(), ht.blocks(), (int) ht.dtype().bytesFor(src), o, i * c, c);
                     } else {
                         kernels.toFloat(ht.bits16(), src, ht.dtype() == DType.BF16, o, i * c, c);
                     }

@@ -44,6 +44,12 @@ interface Kernels {
     /** 16-bit elements (bfloat16 when {@code bf16}, else IEEE half) to float, exactly. */
     void toFloat(short[] src, int srcOff, boolean bf16, float[] dst, int dstOff, int n);
 
+    /**
+     * Decodes {@code n} elements (whole blocks) of a block-quantized row starting at byte {@code at},
+     * bit-identically to {@link io.attnrt.tensor.Quant#dequantize}.
+     */
+    void dequantize(io.attnrt.tensor.DType type, byte[] src, int at, float[] dst, int dstOff, int n);
+
     /** Sum of {@code a[from, to)} (the streaming-read probe of {@link MemoryBandwidth}). */
     double sum(float[] a, int from, int to);
 

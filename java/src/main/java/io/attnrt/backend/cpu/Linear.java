@@ -53,7 +53,9 @@ final class Linear {
             }
             return;
         }
-        if (n <= GEMV_MAX_TOKENS) {
+        if (w.dtype().isQuantized() && n <= GEMV_MAX_TOKENS) {
+            gemvQuantized(xa, n, in, w, outF, oa, accumulate);
+        } else if (n <= GEMV_MAX_TOKENS) {
             gemv(xa, n, in, w, outF, oa, finiteHalves, accumulate);
         } else {
             gemm(xa, n, in, w, outF, oa, accumulate);
@@ -90,13 +92,41 @@ final class Linear {
         });
     }
 
+    /**
+     * Decode with quantized weights: each row is decoded into the worker's scratch (it stays in L1) and the
+     * F32 dot kernels run over it for all the step's tokens, so the row is read from memory once, quantized,
+     * and decoded once however many tokens there are. Activations stay F32: no activation quantization error.
+     */
+    private void gemvQuantized(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {
+        long work = (long) n * in * outF;
+        int chunks = work < PARALLEL_MIN_WORK ? 1 : Math.min(outF, pool.threads() * 4);
+        int rowsPerChunk = (outF + chunks - 1) / chunks;
+        int tasks = (outF + rowsPerChunk - 1) / rowsPerChunk;
+        DType dt = w.dtype();
+        byte[] wb = w.blocks();
+        int rowBytes = (int) dt.bytesFor(in);
+        pool.parallelFor(tasks, (task, worker) -> {
+            float[] row = scratch[worker].weights(in);
+            int r1 = Math.min(outF, (task + 1) * rowsPerChunk);
+            for (int r = task * rowsPerChunk; r < r1; r++) {
+                k.dequantize(dt, wb, r * rowBytes, row, 0, in);
+                for (int t = 0; t < n; t += 4) {
+                    k.linearF32(x, t * in, in, Math.min(4, n - t), row, 0, in, 1, in, out, t * outF + r, outF,
+                            accumulate);
+                }
+            }
+        });
+    }
+
     private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {
         int rowTile = k.rowTile();
         int rowBlocks = (outF + rowTile - 1) / rowTile;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
         DType dt = w.dtype();
         float[] wf = dt == DType.F32 ? w.f32() : null;
-        short[] wh = dt == DType.F32 ? null : w.bits16();
+        short[] wh = dt == DType.F32 || dt.isQuantized() ? null : w.bits16();
+        byte[] wq = dt.isQuantized() ? w.blocks() : null;
+        long rowBytes = dt.bytesFor(in);
         boolean bf16 = dt == DType.BF16;
         pool.parallelFor(rowBlocks * tokenBlocks, (task, worker) -> {
             int rb = task % rowBlocks, tb = task / rowBlocks;
@@ -118,7 +148,11 @@ final class Linear {
                     }
                     float[] src = wf;
                     int off = (r0 + r) * in + c0;
-                    if (wf == null) {
+                    if (wq != null) { // K_BLOCK is whole blocks of every type, so slices start on a block
+                        k.dequantize(dt, wq, (int) ((r0 + r) * rowBytes + dt.bytesFor(c0)), row, 0, len);
+                        src = row;
+                        off = 0;
+                    } else if (wf == null) {
                         k.toFloat(wh, off, bf16, row, 0, len);
                         src = row;
                         off = 0;

@@ -97,6 +97,11 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void dequantize(io.attnrt.tensor.DType type, byte[] src, int at, float[] dst, int dstOff, int n) {
+        io.attnrt.tensor.Quant.dequantize(type, src, at, dst, dstOff, n);
+    }
+
+    @Override
     public double sum(float[] a, int from, int to) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = from;

@@ -23,6 +23,7 @@ final class SimdKernels implements Kernels {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     static final int L = F.length();
+    private static final boolean QUANT_SIMD = QuantSimd.supported();
     private static final int KEY_TILE = 4 * L;
 
     // exp(x) = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln2/2; Cephes expf polynomial, ~1 ulp.
@@ -238,6 +239,15 @@ final class SimdKernels implements Kernels {
         }
         for (; i < n; i++) {
             dst[dstOff + i] = f16(src[srcOff + i], bf16);
+        }
+    }
+
+    @Override
+    public void dequantize(io.attnrt.tensor.DType type, byte[] src, int at, float[] dst, int dstOff, int n) {
+        if (QUANT_SIMD) {
+            QuantSimd.dequantize(type, src, at, dst, dstOff, n);
+        } else {
+            io.attnrt.tensor.Quant.dequantize(type, src, at, dst, dstOff, n);
         }
     }
 

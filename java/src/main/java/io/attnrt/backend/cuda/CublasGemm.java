@@ -65,6 +65,7 @@ final class CublasGemm implements AutoCloseable {
             case F32 -> cudaDataType.CUDA_R_32F;
             case F16 -> cudaDataType.CUDA_R_16F;
             case BF16 -> cudaDataType.CUDA_R_16BF;
+            default -> throw new IllegalArgumentException("cuBLAS has no " + t + " GEMM");
         };
     }
 

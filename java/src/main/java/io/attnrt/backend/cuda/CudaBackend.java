@@ -285,6 +285,7 @@ public final class CudaBackend implements Backend, RandomFill {
             case F32 -> "f32";
             case F16 -> "f16";
             case BF16 -> "bf16";
+            default -> throw new IllegalArgumentException("no " + t + " kernels on the cuda backend");
         };
     }
 

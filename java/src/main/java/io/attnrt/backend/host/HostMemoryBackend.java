@@ -22,6 +22,10 @@ public abstract class HostMemoryBackend implements Backend {
 
     @Override
     public Tensor upload(float[] data, DType dtype, int... shape) {
+        if (dtype.isQuantized()) {
+            throw new IllegalArgumentException("upload as " + dtype + ": attnrt does not quantize; upload "
+                    + dtype + " weights as raw blocks (uploadRaw)");
+        }
         HostTensor t = (HostTensor) allocate(dtype, shape);
         if (data.length != t.numel()) {
             free(t);
@@ -42,7 +46,9 @@ public abstract class HostMemoryBackend implements Backend {
                     + " needs " + need + " bytes, buffer has " + littleEndian.remaining());
         }
         ByteBuffer src = littleEndian.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        if (dtype == DType.F32) {
+        if (dtype.isQuantized()) {
+            src.get(t.blocks());
+        } else if (dtype == DType.F32) {
             src.asFloatBuffer().get(t.f32(), 0, (int) t.numel());
         } else {
             src.asShortBuffer().get(t.bits16(), 0, (int) t.numel());
@@ -68,6 +74,10 @@ public abstract class HostMemoryBackend implements Backend {
     }
 
     private static void fill(HostTensor t, float[] data) {
+        if (t.dtype().isQuantized()) {
+            throw new IllegalArgumentException(t.describe() + ": attnrt does not quantize; upload " + t.dtype()
+                    + " weights as raw blocks (uploadRaw)");
+        }
         if (t.dtype() == DType.F32) {
             System.arraycopy(data, 0, t.f32(), 0, data.length);
         } else if (t.dtype() == DType.BF16) {

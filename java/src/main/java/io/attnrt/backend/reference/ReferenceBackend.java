@@ -52,9 +52,11 @@ public class ReferenceBackend extends HostMemoryBackend {
         HostTensor src = own(table, "gatherRows");
         HostTensor dst = own(out, "gatherRows");
         int cols = table.dim(1);
+        float[] row = new float[cols];
         for (int i = 0; i < rows.length; i++) {
+            src.getRow(rows[i] * cols, row, 0, cols);
             for (int c = 0; c < cols; c++) {
-                dst.set(i * cols + c, src.get(rows[i] * cols + c));
+                dst.set(i * cols + c, row[c]);
             }
         }
     }

@@ -142,7 +142,7 @@ class CpuBackendTargetedTest {
         for (int i = 0; i < maxBlocks; i++) {
             tables[i] = numBlocks - 1 - i; // reversed: pages are not in order
         }
-        for (DType dtype : DType.values()) {
+        for (DType dtype : DType.elementTypes()) {
             float[][] expected = decode(ref, q, kc, vc, dtype, cacheShape, tables, maxBlocks, new int[] {ctx}, spec);
             try (CpuBackend one = new CpuBackend(1, true)) {
                 float[][] unsplit = decode(one, q, kc, vc, dtype, cacheShape, tables, maxBlocks, new int[] {ctx}, spec);
@@ -210,7 +210,7 @@ class CpuBackendTargetedTest {
                     for (AttentionSpec spec : new AttentionSpec[] {base, base.withWindow(tile + 3)}) {
                         // the whole batch, and one long sequence alone (split into chunks on 2 threads)
                         for (int[] lens : new int[][] {ctxs, {maxCtx}}) {
-                            for (DType dtype : DType.values()) {
+                            for (DType dtype : DType.elementTypes()) {
                                 float[] qb = java.util.Arrays.copyOf(q, lens.length * spec.qWidth());
                                 float[][] expected = decode(ref, qb, kc, vc, dtype, cacheShape, tables, maxBlocks, lens,
                                         spec);
@@ -246,7 +246,7 @@ class CpuBackendTargetedTest {
             int n = s[0], in = s[1], out = s[2];
             float[] x = random(rng, n * in, 1);
             float[] w = random(rng, out * in, 1);
-            for (DType dtype : DType.values()) {
+            for (DType dtype : DType.elementTypes()) {
                 float[] expected = linear(ref, x, w, dtype, n, in, out);
                 for (CpuBackend b : new CpuBackend[] {simd, scalar}) {
                     float[] actual = linear(b, x, w, dtype, n, in, out);
@@ -326,7 +326,7 @@ class CpuBackendTargetedTest {
         assertClose(b[1], a[1], 1e-5, 1e-5, "prefill lse simd vs scalar");
         float[] x = random(rng, 3 * 777, 1);
         float[] w = random(rng, 50 * 777, 1);
-        for (DType dtype : DType.values()) {
+        for (DType dtype : DType.elementTypes()) {
             assertClose(linear(scalar, x, w, dtype, 3, 777, 50), linear(simd, x, w, dtype, 3, 777, 50), 1e-5, 1e-4,
                     "linear " + dtype + " simd vs scalar");
         }
