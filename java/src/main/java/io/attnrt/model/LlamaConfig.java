@@ -7,10 +7,6 @@ import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.RopeScaling;
 import io.attnrt.backend.RopeSpec;
 import io.attnrt.backend.RopeStyle;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -44,6 +40,18 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
+    static final int MAX_LAYERS = 4096;
+    static final int MAX_HIDDEN_SIZE = 1 << 20;
+    static final int MAX_INTERMEDIATE_SIZE = 1 << 22;
+    static final int MAX_HEADS = 1 << 14;
+    static final int MAX_HEAD_DIM = 1 << 14;
+    static final int MAX_VOCAB_SIZE = 1 << 24;
+    static final int MAX_POSITIONS = 1 << 24;
+    static final int MAX_SLIDING_WINDOW = 1 << 30;
+
+    /** Real configs are a few KiB; anything near this is not a config, and is not read into memory. */
+    public static final long MAX_CONFIG_BYTES = 4L << 20;
+
     /** The families attnrt implements: Llama blocks and the variants of Mistral, Qwen2 and Qwen3. */
     static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "qwen3");
     static final List<String> ARCHITECTURES = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
@@ -72,15 +80,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
     /** Reads and validates a Hugging Face {@code config.json}. */
     public static LlamaConfig load(Path configJson) {
-        if (!Files.isRegularFile(configJson)) {
-            throw new IllegalArgumentException("config file " + configJson + " does not exist or is not a file");
-        }
-        String text;
-        try {
-            text = Files.readString(configJson, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read config file " + configJson + ": " + e.getMessage(), e);
-        }
+        String text = UntrustedInput.readJsonText(configJson, MAX_CONFIG_BYTES, "config file");
         return parse(text, configJson.toString());
     }
 
@@ -95,7 +95,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(sourceName + ": not valid JSON: " + e.getOriginalMessage(), e);
+            throw new ModelFormatException(sourceName + ": not valid JSON: " + UntrustedInput.clipParserMessage(e.getOriginalMessage()), e);
         }
         if (root == null || root.isMissingNode()) {
             throw new ModelFormatException(sourceName + ": not valid JSON: the text is empty");
@@ -107,7 +107,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
         JsonNode act = f.present("hidden_act");
         if (act != null && !(act.isTextual() && act.asText().equals("silu"))) {
-            throw new ModelFormatException(sourceName + ": hidden_act " + act + " is not supported (only \"silu\")");
+            throw new ModelFormatException(sourceName + ": hidden_act " + UntrustedInput.clip(act) + " is not supported (only \"silu\")");
         }
         RopeScaling ropeScaling = ropeScaling(f.present("rope_scaling"), sourceName);
         if (f.optionalBoolean("mlp_bias", false)) {
@@ -116,14 +116,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         // Qwen2 always has q/k/v biases (its config has no field for them); Llama's attention_bias adds o's too.
         JsonNode modelType = f.present("model_type");
         if (modelType != null && !MODEL_TYPES.contains(modelType.asText())) {
-            throw new ModelFormatException(sourceName + ": model_type " + modelType + " is not implemented (attnrt "
+            throw new ModelFormatException(sourceName + ": model_type " + UntrustedInput.clip(modelType) + " is not implemented (attnrt "
                     + "runs " + String.join(", ", MODEL_TYPES) + ")");
         }
         JsonNode architectures = f.present("architectures");
         if (architectures != null) {
             for (JsonNode a : architectures) {
                 if (!ARCHITECTURES.contains(a.asText())) {
-                    throw new ModelFormatException(sourceName + ": architecture " + a + " is not implemented (attnrt "
+                    throw new ModelFormatException(sourceName + ": architecture " + UntrustedInput.clip(a) + " is not implemented (attnrt "
                             + "runs " + String.join(", ", ARCHITECTURES) + ")");
                 }
             }
@@ -136,11 +136,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         int heads = f.requiredInt("num_attention_heads");
         int layers = f.requiredInt("num_hidden_layers");
         int vocab = f.requiredInt("vocab_size");
-        double eps = f.requiredDouble("rms_norm_eps");
+        double eps = f.requiredFloat("rms_norm_eps");
         int maxPos = f.requiredInt("max_position_embeddings");
         int kvHeads = f.optionalInt("num_key_value_heads", heads);
         Integer explicitHeadDim = f.present("head_dim") == null ? null : f.requiredInt("head_dim");
-        double theta = f.present("rope_theta") == null ? DEFAULT_ROPE_THETA : f.requiredDouble("rope_theta");
+        double theta = f.present("rope_theta") == null ? DEFAULT_ROPE_THETA : f.requiredFloat("rope_theta");
         boolean tie = f.optionalBoolean("tie_word_embeddings", false);
 
         int headDim;
@@ -157,8 +157,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         // Qwen2 configs carry a sliding_window that use_sliding_window=false switches off.
         int window = f.present("sliding_window") == null || !f.optionalBoolean("use_sliding_window", true) ? 0
                 : f.requiredInt("sliding_window");
-        if (window < 0) {
-            throw new ModelFormatException(sourceName + ": sliding_window must be >= 0, got " + window);
+        if (window < 0 || window > MAX_SLIDING_WINDOW) {
+            throw new ModelFormatException(sourceName + ": sliding_window must be between 0 and " + MAX_SLIDING_WINDOW
+                    + ", got " + window);
         }
         return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
                 ropeScaling, window, qwen2 || attentionBias, attentionBias,
@@ -174,7 +175,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return RopeScaling.NONE;
         }
         if (!node.isObject()) {
-            throw new ModelFormatException(sourceName + ": rope_scaling must be an object or null, got " + node);
+            throw new ModelFormatException(sourceName + ": rope_scaling must be an object or null, got " + UntrustedInput.clip(node));
         }
         Fields f = new Fields(node, sourceName + ": rope_scaling");
         JsonNode kind = f.present("rope_type") != null ? f.present("rope_type") : f.present("type");
@@ -182,17 +183,18 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         try {
             return switch (name) {
                 case "default" -> RopeScaling.NONE;
-                case "linear" -> RopeScaling.linear(f.requiredDouble("factor"));
-                case "llama3" -> RopeScaling.llama3(f.requiredDouble("factor"), f.requiredDouble("low_freq_factor"),
-                        f.requiredDouble("high_freq_factor"), f.requiredInt("original_max_position_embeddings"));
-                default -> throw new ModelFormatException(sourceName + ": rope_scaling type " + kind + " is not "
+                case "linear" -> RopeScaling.linear(f.requiredFloat("factor"));
+                case "llama3" -> RopeScaling.llama3(f.requiredFloat("factor"), f.requiredFloat("low_freq_factor"),
+                        f.requiredFloat("high_freq_factor"),
+                        f.requiredInt("original_max_position_embeddings", MAX_POSITIONS));
+                default -> throw new ModelFormatException(sourceName + ": rope_scaling type " + UntrustedInput.clip(kind) + " is not "
                         + "supported (only default, linear and llama3)");
             };
         } catch (IllegalArgumentException e) {
             if (e instanceof ModelFormatException) {
                 throw e;
             }
-            throw new ModelFormatException(sourceName + ": rope_scaling " + node + ": " + e.getMessage());
+            throw new ModelFormatException(sourceName + ": rope_scaling " + UntrustedInput.clip(node) + ": " + e.getMessage());
         }
     }
 
@@ -243,19 +245,24 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
     private static void validate(String source, int hidden, int intermediate, int heads, int kvHeads, int layers,
                                  int headDim, double eps, double theta, int vocab, int maxPos) {
-        positive(source, "hidden_size", hidden);
-        positive(source, "intermediate_size", intermediate);
-        positive(source, "num_attention_heads", heads);
-        positive(source, "num_key_value_heads", kvHeads);
-        positive(source, "num_hidden_layers", layers);
-        positive(source, "head_dim", headDim);
-        positive(source, "vocab_size", vocab);
-        positive(source, "max_position_embeddings", maxPos);
-        if (!(eps > 0) || Double.isInfinite(eps)) {
-            throw error(source, "rms_norm_eps must be a finite number > 0, got " + eps);
+        // The limits are far above any published model (Llama 3.1 405B: hidden 16384, 126 layers, 128 heads) and
+        // far below what would make per-layer bookkeeping or a tensor shape exhaust memory before the weights
+        // are even looked at.
+        bounded(source, "hidden_size", hidden, MAX_HIDDEN_SIZE);
+        bounded(source, "intermediate_size", intermediate, MAX_INTERMEDIATE_SIZE);
+        bounded(source, "num_attention_heads", heads, MAX_HEADS);
+        bounded(source, "num_key_value_heads", kvHeads, MAX_HEADS);
+        bounded(source, "num_hidden_layers", layers, MAX_LAYERS);
+        bounded(source, "head_dim", headDim, MAX_HEAD_DIM);
+        bounded(source, "vocab_size", vocab, MAX_VOCAB_SIZE);
+        bounded(source, "max_position_embeddings", maxPos, MAX_POSITIONS);
+        // Both are used as float somewhere (the RMSNorm kernels add eps in float), so a double that overflows
+        // or underflows a float would turn into Inf or 0 far from here, at generation.
+        if (!isPositiveFloat(eps)) {
+            throw error(source, "rms_norm_eps must be a finite number > 0 that a float can hold, got " + eps);
         }
-        if (!(theta > 1) || Double.isInfinite(theta)) {
-            throw error(source, "rope_theta must be a finite number > 1, got " + theta);
+        if (!(theta > 1) || !isPositiveFloat(theta)) {
+            throw error(source, "rope_theta must be a finite number > 1 that a float can hold, got " + theta);
         }
         if (heads % kvHeads != 0) {
             throw error(source, "num_key_value_heads=" + kvHeads + " does not divide num_attention_heads=" + heads);
@@ -268,10 +275,18 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         }
     }
 
-    private static void positive(String source, String field, int value) {
+    private static void bounded(String source, String field, int value, int max) {
         if (value <= 0) {
             throw error(source, field + " must be > 0, got " + value);
         }
+        if (value > max) {
+            throw error(source, field + " must be at most " + max + ", got " + value);
+        }
+    }
+
+    /** Finite, positive, and neither overflowing nor flushing to zero as a float. */
+    static boolean isPositiveFloat(double v) {
+        return v > 0 && v <= Float.MAX_VALUE && (float) v > 0;
     }
 
     private static IllegalArgumentException error(String source, String message) {
@@ -293,9 +308,17 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 throw new ModelFormatException(source + ": missing required field '" + name + "'");
             }
             if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-                throw new ModelFormatException(source + ": field '" + name + "' must be an integer, got " + n);
+                throw new ModelFormatException(source + ": field '" + name + "' must be an integer, got " + UntrustedInput.clip(n));
             }
             return n.intValue();
+        }
+
+        int requiredInt(String name, int max) {
+            int v = requiredInt(name);
+            if (v > max) {
+                throw new ModelFormatException(source + ": field '" + name + "' must be at most " + max + ", got " + v);
+            }
+            return v;
         }
 
         int optionalInt(String name, int fallback) {
@@ -308,9 +331,19 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 throw new ModelFormatException(source + ": missing required field '" + name + "'");
             }
             if (!n.isNumber()) {
-                throw new ModelFormatException(source + ": field '" + name + "' must be a number, got " + n);
+                throw new ModelFormatException(source + ": field '" + name + "' must be a number, got " + UntrustedInput.clip(n));
             }
             return n.doubleValue();
+        }
+
+        /** A number the runtime computes with in float: finite, and not beyond a float's range. */
+        double requiredFloat(String name) {
+            double v = requiredDouble(name);
+            if (!Double.isFinite(v) || Math.abs(v) > Float.MAX_VALUE) {
+                throw new ModelFormatException(source + ": field '" + name + "' must be a finite number a float can "
+                        + "hold (at most " + Float.MAX_VALUE + "), got " + v);
+            }
+            return v;
         }
 
         boolean optionalBoolean(String name, boolean fallback) {
@@ -319,7 +352,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                 return fallback;
             }
             if (!n.isBoolean()) {
-                throw new ModelFormatException(source + ": field '" + name + "' must be true or false, got " + n);
+                throw new ModelFormatException(source + ": field '" + name + "' must be true or false, got " + UntrustedInput.clip(n));
             }
             return n.booleanValue();
         }

@@ -163,7 +163,7 @@ public final class LlamaWeights implements AutoCloseable {
             TensorInfo info = files.info(r.name);
             if (!info.hasShape(r.shape)) {
                 throw new ModelFormatException("tensor " + r.name + " in " + info.file() + " has shape "
-                        + Arrays.toString(info.shape()) + " but the config (" + r.because + ") needs "
+                        + UntrustedInput.clip(Arrays.toString(info.shape())) + " but the config (" + r.because + ") needs "
                         + Arrays.toString(r.shape));
             }
             infos.put(r.name, info);
@@ -198,7 +198,7 @@ public final class LlamaWeights implements AutoCloseable {
         if (!unused.isEmpty()) {
             // A tensor the model would ignore means a config attnrt misreads (a family variant it does not
             // implement, or more layers than num_hidden_layers): refused, never a silently wrong answer.
-            List<String> some = unused.stream().limit(5).toList();
+            List<String> some = unused.stream().limit(5).map(UntrustedInput::clip).toList();
             throw new ModelFormatException(unused.size() + " tensors in " + files.directory() + " are not used by "
                     + "the config, so attnrt would compute something else than the checkpoint: " + String.join(", ", some)
                     + (unused.size() > some.size() ? ", ..." : ""));
@@ -225,7 +225,9 @@ public final class LlamaWeights implements AutoCloseable {
         boolean oneDType = parts.stream().allMatch(i -> i.dtype() == stored);
         DType target = backend.weightDType(stored);
         if (parts.size() == 1 && target == stored) {
-            return backend.uploadRaw(files.data(parts.get(0).name()), stored, shape);
+            ByteBuffer data = files.data(parts.get(0).name());
+            warnIfNonFinite(parts.get(0), NonFinite.count(data, stored));
+            return backend.uploadRaw(data, stored, shape);
         }
         long n = 1;
         for (int d : shape) {
@@ -237,7 +239,9 @@ public final class LlamaWeights implements AutoCloseable {
             }
             ByteBuffer joined = ByteBuffer.allocate((int) stored.bytesFor(n));
             for (TensorInfo i : parts) {
-                joined.put(files.data(i.name()).duplicate());
+                ByteBuffer data = files.data(i.name());
+                warnIfNonFinite(i, NonFinite.count(data, stored));
+                joined.put(data.duplicate());
             }
             return backend.uploadRaw(joined.flip(), stored, shape);
         }
@@ -250,22 +254,46 @@ public final class LlamaWeights implements AutoCloseable {
         int at = 0;
         for (TensorInfo i : parts) {
             ByteBuffer le = files.data(i.name()).duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            long nonFinite = 0;
             if (i.dtype().isQuantized()) { // a backend without quantized kernels gets the decoded values
                 int count = (int) i.numel();
                 io.attnrt.tensor.Quant.dequantize(i.dtype(), le, le.position(), values, at, count);
+                for (int k = at; k < at + count; k++) {
+                    if (!Float.isFinite(values[k])) {
+                        nonFinite++;
+                    }
+                }
                 at += count;
+                warnIfNonFinite(i, nonFinite);
                 continue;
             }
             while (le.hasRemaining()) {
-                values[at++] = switch (i.dtype()) {
+                float v = switch (i.dtype()) {
                     case F32 -> le.getFloat();
                     case F16 -> io.attnrt.tensor.HalfFloats.f16ToFloat(le.getShort());
                     case BF16 -> io.attnrt.tensor.HalfFloats.bf16ToFloat(le.getShort());
                     default -> throw new IllegalStateException("unreachable: " + i.dtype());
                 };
+                // counted while decoding, which reads every value anyway
+                if (!Float.isFinite(v)) {
+                    nonFinite++;
+                }
+                values[at++] = v;
             }
+            warnIfNonFinite(i, nonFinite);
         }
         return backend.upload(values, to, shape);
+    }
+
+    /**
+     * A checkpoint with NaN or Inf weights is broken (a bad conversion, a diverged run) but still loads: the
+     * runtime cannot tell a deliberate value from a damaged one, and refusing would hide which tensor it is.
+     */
+    private static void warnIfNonFinite(TensorInfo info, long count) {
+        if (count > 0) {
+            LOG.warn("tensor {} in {} has {} non-finite values (NaN or Inf) of {}; loading it anyway, but its "
+                    + "outputs will not be numbers", info.name(), info.file(), count, info.numel());
+        }
     }
 
     private static String names(List<TensorInfo> parts) {

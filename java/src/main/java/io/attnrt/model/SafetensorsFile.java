@@ -135,7 +135,7 @@ public final class SafetensorsFile implements AutoCloseable {
             root = JSON.readTree(header);
         } catch (JsonProcessingException e) {
             throw new ModelFormatException("safetensors file " + file + ": header is not valid JSON: "
-                    + e.getOriginalMessage(), e);
+                    + UntrustedInput.clipParserMessage(e.getOriginalMessage()), e);
         }
         if (root == null || root.isMissingNode()) {
             throw new ModelFormatException("safetensors file " + file + ": header is not valid JSON: it is empty");
@@ -170,8 +170,8 @@ public final class SafetensorsFile implements AutoCloseable {
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             if (!e.getValue().isTextual()) {
-                throw new ModelFormatException("safetensors file " + file + ": " + METADATA_KEY + " value of '"
-                        + e.getKey() + "' must be a string, got " + e.getValue());
+                throw new ModelFormatException("safetensors file " + file + ": " + METADATA_KEY + " value of "
+                        + UntrustedInput.quote(e.getKey()) + " must be a string, got " + UntrustedInput.clip(e.getValue()));
             }
             out.put(e.getKey(), e.getValue().asText());
         }
@@ -179,45 +179,46 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private static Entry parseEntry(Path file, String name, JsonNode node, long dataSize) {
-        String where = "safetensors file " + file + ": tensor '" + name + "'";
+        String where = "safetensors file " + file + ": tensor " + UntrustedInput.quote(name);
         if (!node.isObject()) {
-            throw new ModelFormatException(where + " must be described by an object, got " + node);
+            throw new ModelFormatException(where + " must be described by an object, got " + UntrustedInput.clip(node));
         }
         JsonNode dtypeNode = node.get("dtype");
         if (dtypeNode == null || !dtypeNode.isTextual()) {
-            throw new ModelFormatException(where + " has no dtype string (got " + dtypeNode + ")");
+            throw new ModelFormatException(where + " has no dtype string (got " + UntrustedInput.clip(dtypeNode) + ")");
         }
         DType dtype = switch (dtypeNode.asText()) {
             case "F32" -> DType.F32;
             case "F16" -> DType.F16;
             case "BF16" -> DType.BF16;
-            default -> throw new ModelFormatException(where + " has dtype " + dtypeNode
+            default -> throw new ModelFormatException(where + " has dtype " + UntrustedInput.clip(dtypeNode)
                     + ", which is not supported (supported: F32, F16, BF16)");
         };
 
         JsonNode shapeNode = node.get("shape");
         if (shapeNode == null || !shapeNode.isArray()) {
-            throw new ModelFormatException(where + " has no shape array (got " + shapeNode + ")");
+            throw new ModelFormatException(where + " has no shape array (got " + UntrustedInput.clip(shapeNode) + ")");
         }
         int[] shape = new int[shapeNode.size()];
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
             if (!d.isIntegralNumber() || !d.canConvertToLong()) {
-                throw new ModelFormatException(where + " has a non-integer dimension " + d + " in shape " + shapeNode);
+                throw new ModelFormatException(where + " has a non-integer dimension " + UntrustedInput.clip(d) + " in shape "
+                        + UntrustedInput.clip(shapeNode));
             }
             long v = d.longValue();
             if (v < 0) {
-                throw new ModelFormatException(where + " has a negative dimension " + v + " in shape " + shapeNode);
+                throw new ModelFormatException(where + " has a negative dimension " + v + " in shape " + UntrustedInput.clip(shapeNode));
             }
             if (v > Integer.MAX_VALUE) {
-                throw new ModelFormatException(where + " has a dimension " + v + " too large in shape " + shapeNode);
+                throw new ModelFormatException(where + " has a dimension " + v + " too large in shape " + UntrustedInput.clip(shapeNode));
             }
             shape[i] = (int) v;
             try {
                 numel = Math.multiplyExact(numel, v);
             } catch (ArithmeticException e) {
-                throw new ModelFormatException(where + " has shape " + shapeNode + " with too many elements");
+                throw new ModelFormatException(where + " has shape " + UntrustedInput.clip(shapeNode) + " with too many elements");
             }
         }
 
@@ -225,7 +226,7 @@ public final class SafetensorsFile implements AutoCloseable {
         if (offsets == null || !offsets.isArray() || offsets.size() != 2
                 || !isNonNegativeLong(offsets.get(0)) || !isNonNegativeLong(offsets.get(1))) {
             throw new ModelFormatException(where + ": data_offsets must be two non-negative integers [begin, end], got "
-                    + offsets);
+                    + UntrustedInput.clip(offsets));
         }
         long begin = offsets.get(0).longValue();
         long end = offsets.get(1).longValue();
@@ -240,12 +241,12 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             expected = Math.multiplyExact(numel, (long) dtype.byteSize());
         } catch (ArithmeticException e) {
-            throw new ModelFormatException(where + " has shape " + shapeNode + " with too many bytes");
+            throw new ModelFormatException(where + " has shape " + UntrustedInput.clip(shapeNode) + " with too many bytes");
         }
         if (end - begin != expected) {
             throw new ModelFormatException(where + ": data_offsets [" + begin + ", " + end + "] span "
-                    + (end - begin) + " bytes but shape " + Arrays.toString(shape) + " of " + dtype + " needs "
-                    + expected);
+                    + (end - begin) + " bytes but shape " + UntrustedInput.clip(Arrays.toString(shape)) + " of " + dtype
+                    + " needs " + expected);
         }
         if (expected > Integer.MAX_VALUE) {
             throw new ModelFormatException(where + " is " + expected
@@ -270,8 +271,8 @@ public final class SafetensorsFile implements AutoCloseable {
             Entry prev = sorted.get(i - 1);
             Entry cur = sorted.get(i);
             if (cur.begin < prev.end) {
-                throw new ModelFormatException("safetensors file " + file + ": tensors '" + prev.info.name()
-                        + "' [" + prev.begin + ", " + prev.end + ") and '" + cur.info.name() + "' [" + cur.begin
+                throw new ModelFormatException("safetensors file " + file + ": tensors " + UntrustedInput.quote(prev.info.name())
+                        + " [" + prev.begin + ", " + prev.end + ") and " + UntrustedInput.quote(cur.info.name()) + " [" + cur.begin
                         + ", " + cur.end + ") overlap");
             }
         }

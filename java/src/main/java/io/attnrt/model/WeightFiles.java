@@ -3,11 +3,10 @@ package io.attnrt.model;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Iterator;
@@ -26,6 +25,12 @@ public final class WeightFiles implements AutoCloseable {
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
 
+    /**
+     * An index lists one line per tensor (a 2,000-tensor model's is about 200 KiB); anything near this is not
+     * an index, and is not read into memory.
+     */
+    public static final long MAX_INDEX_BYTES = 64L << 20;
+
     private final Path directory;
     private final List<SafetensorsFile> files;
     private final Map<String, SafetensorsFile> byTensor;
@@ -42,7 +47,8 @@ public final class WeightFiles implements AutoCloseable {
             throw new IllegalArgumentException("model directory " + dir + " does not exist or is not a directory");
         }
         Path index = dir.resolve(INDEX_FILE);
-        if (Files.exists(index)) {
+        // not Files.exists alone: an index that is a directory or dangling link must not pass for no index
+        if (Files.exists(index, LinkOption.NOFOLLOW_LINKS)) {
             return openSharded(dir, index);
         }
         Path single = dir.resolve(SINGLE_FILE);
@@ -69,22 +75,18 @@ public final class WeightFiles implements AutoCloseable {
                 String shardName = e.getValue();
                 SafetensorsFile shard = shards.get(shardName);
                 if (shard == null) {
-                    Path shardPath = root.resolve(shardName).normalize();
-                    // the index is untrusted: a shard name must not lead out of the model directory
-                    if (!shardPath.getParent().equals(root)) {
-                        throw new ModelFormatException(index + ": shard '" + shardName + "' of tensor '" + tensor
-                                + "' is not a file name inside the model directory");
-                    }
+                    Path shardPath = shardPath(index, root, tensor, shardName);
                     if (!Files.exists(shardPath)) {
-                        throw new ModelFormatException(index + ": shard file '" + shardName + "' (of tensor '"
-                                + tensor + "') does not exist in " + dir);
+                        throw new ModelFormatException(index + ": shard file " + UntrustedInput.quote(shardName)
+                                + " (of tensor " + UntrustedInput.quote(tensor) + ") does not exist in " + dir);
                     }
-                    shard = SafetensorsFile.open(dir.resolve(shardName));
+                    shard = SafetensorsFile.open(dir.resolve(shardName)); // the path as the caller spelled it
                     shards.put(shardName, shard);
                 }
                 if (!shard.contains(tensor)) {
-                    throw new ModelFormatException(index + " maps tensor '" + tensor + "' to shard '" + shardName
-                            + "', but " + shard.path() + " does not contain it");
+                    throw new ModelFormatException(index + " maps tensor " + UntrustedInput.quote(tensor)
+                            + " to shard " + UntrustedInput.quote(shardName) + ", but " + shard.path()
+                            + " does not contain it");
                 }
                 byTensor.put(tensor, shard);
             }
@@ -101,14 +103,48 @@ public final class WeightFiles implements AutoCloseable {
         }
     }
 
+    /**
+     * Where shard {@code name} lies. The index is untrusted, and Hugging Face writes shards next to it, so a
+     * name must be a plain file name: a separator or ".." could reach any file on the machine, and a name
+     * that normalises to the root ("/", "../..") has no parent to compare against.
+     */
+    private static Path shardPath(Path index, Path root, String tensor, String name) {
+        String why = null;
+        if (name.isEmpty()) {
+            why = "is empty";
+        } else if (name.indexOf('\0') >= 0) {
+            why = "contains a NUL character";
+        } else if (name.indexOf('/') >= 0 || name.indexOf('\\') >= 0) {
+            why = "contains a path separator";
+        } else if (name.equals(".") || name.equals("..")) {
+            why = "names a directory";
+        }
+        Path p = null;
+        if (why == null) {
+            try {
+                p = root.resolve(name).normalize();
+            } catch (InvalidPathException e) {
+                why = "is not a valid file name here (" + UntrustedInput.clip(e.getReason()) + ")";
+            }
+        }
+        if (why == null && !root.equals(p.getParent())) {
+            why = "is not a file name inside the model directory";
+        }
+        if (why != null) {
+            throw new ModelFormatException(index + ": the weight_map entry " + UntrustedInput.quote(name)
+                    + " of tensor " + UntrustedInput.quote(tensor) + " " + why
+                    + "; a shard must be a plain file name inside the model directory");
+        }
+        return p;
+    }
+
     private static Map<String, String> readWeightMap(Path index) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(Files.readString(index, StandardCharsets.UTF_8));
+            root = new ObjectMapper().readTree(UntrustedInput.readJsonText(index, MAX_INDEX_BYTES, "shard index"));
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + index + ": " + e.getMessage(), e);
+            throw new ModelFormatException(index + ": not valid JSON: " + UntrustedInput.clipParserMessage(e.getOriginalMessage()),
+                    e);
         }
         JsonNode map = root == null || !root.isObject() ? null : root.get("weight_map");
         if (map == null || !map.isObject()) {
@@ -120,9 +156,9 @@ public final class WeightFiles implements AutoCloseable {
         Map<String, String> out = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            if (!e.getValue().isTextual() || e.getValue().asText().isEmpty()) {
-                throw new ModelFormatException(index + ": weight_map entry of tensor '" + e.getKey()
-                        + "' must be a shard file name, got " + e.getValue());
+            if (!e.getValue().isTextual()) {
+                throw new ModelFormatException(index + ": weight_map entry of tensor " + UntrustedInput.quote(e.getKey())
+                        + " must be a shard file name, got " + UntrustedInput.clip(e.getValue()));
             }
             out.put(e.getKey(), e.getValue().asText());
         }

@@ -55,6 +55,33 @@ public final class Quant {
         dequantize(type, row, 0, dst, dstOff, n);
     }
 
+    /**
+     * Elements of {@code data} (whole blocks of {@code type}, from its position) that decode to NaN or ±Inf: every
+     * element of a block whose f16 scale (or Q4_K/Q5_K min scale) is non-finite, the quants being integers.
+     */
+    public static long countNonFinite(DType type, ByteBuffer data) {
+        int[] scaleOffsets = switch (type) {
+            case Q8_0, Q4_0 -> new int[] {0};
+            case Q4_K, Q5_K -> new int[] {0, 2};
+            case Q6_K -> new int[] {208};
+            default -> throw new IllegalArgumentException(type + " is not a quantized type");
+        };
+        long n = 0;
+        int start = data.position();
+        int blocks = data.remaining() / type.blockBytes();
+        for (int b = 0; b < blocks; b++) {
+            int p = start + b * type.blockBytes();
+            for (int off : scaleOffsets) {
+                int bits = (data.get(p + off) & 0xFF) | ((data.get(p + off + 1) & 0xFF) << 8);
+                if ((bits & 0x7C00) == 0x7C00) {
+                    n += type.blockSize();
+                    break;
+                }
+            }
+        }
+        return n;
+    }
+
     static float half(byte[] s, int p) {
         return HalfFloats.f16ToFloat((short) ((s[p] & 0xFF) | (s[p + 1] << 8)));
     }
