@@ -269,10 +269,15 @@ class GgufTokenizerTest {
     @Test
     void noSpacePrefixWhenTheFileSaysSo() {
         Map<String, Object> md = llamaMetadata();
+        int[] prefixed;
+        try (Tokenizer t = GgufTokenizer.fromMetadata(md, "llama2.gguf")) {
+            prefixed = t.encode("Hello", false);
+        }
         md.put("tokenizer.ggml.add_space_prefix", false);
         try (Tokenizer t = GgufTokenizer.fromMetadata(md, "llama2.gguf")) {
             int[] ids = t.encode("Hello", false);
-            assertFalse(Arrays.equals(new int[] {15043}, ids), "▁Hello is not what Hello without a prefix gives");
+            assertFalse(Arrays.equals(prefixed, ids), "▁Hello is not what Hello without a prefix gives");
+            assertFalse(t.pieces("Hello", false).pieces()[0].startsWith("▁"), "no ▁ in front");
             assertEquals("Hello", t.decode(ids, false));
         }
     }
@@ -317,6 +322,11 @@ class GgufTokenizerTest {
         assertTrue(e.getMessage().startsWith("x.gguf"), e.getMessage());
     }
 
+    /** Refused for its type: the message says what the key should be. */
+    private static void assertWrongType(Map<String, Object> md, String key) {
+        assertBad(md, key + " should be");
+    }
+
     /** A small SentencePiece vocabulary: cheap to break one key at a time. */
     private static Map<String, Object> tiny() {
         List<String> tokens = new ArrayList<>(List.of("<unk>", "<s>", "</s>"));
@@ -352,6 +362,7 @@ class GgufTokenizerTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
     void missingOrMistypedKeysAreRefusedNamingTheKey() {
         Map<String, Object> md = tiny();
         md.remove("tokenizer.ggml.model");
@@ -360,28 +371,34 @@ class GgufTokenizerTest {
         md.put("tokenizer.ggml.model", "t5");
         assertBad(md, "tokenizer.ggml.model");
         md.put("tokenizer.ggml.model", 3L);
-        assertBad(md, "tokenizer.ggml.model");
+        assertWrongType(md, "tokenizer.ggml.model");
         md = tiny();
         md.remove("tokenizer.ggml.tokens");
         assertBad(md, "tokenizer.ggml.tokens");
         md = tiny();
         md.put("tokenizer.ggml.tokens", "abc");
-        assertBad(md, "tokenizer.ggml.tokens");
+        assertWrongType(md, "tokenizer.ggml.tokens");
         md = tiny();
         md.put("tokenizer.ggml.tokens", List.of("a", 5L));
-        assertBad(md, "tokenizer.ggml.tokens[1]");
+        assertWrongType(md, "tokenizer.ggml.tokens[1]");
         md = tiny();
         md.remove("tokenizer.ggml.scores");
         assertBad(md, "tokenizer.ggml.scores");
         md = tiny();
-        md.put("tokenizer.ggml.scores", List.of(0L));
-        assertBad(md, "tokenizer.ggml.scores");
+        ((List<Object>) md.get("tokenizer.ggml.scores")).set(7, 0L);
+        assertWrongType(md, "tokenizer.ggml.scores[7]");
         md = tiny();
         md.put("tokenizer.ggml.add_bos_token", "yes");
-        assertBad(md, "tokenizer.ggml.add_bos_token");
+        assertWrongType(md, "tokenizer.ggml.add_bos_token");
         md = tiny();
         md.put("tokenizer.ggml.bos_token_id", 1.0);
-        assertBad(md, "tokenizer.ggml.bos_token_id");
+        assertWrongType(md, "tokenizer.ggml.bos_token_id");
+        md = tiny();
+        md.put("tokenizer.ggml.add_space_prefix", 1L);
+        assertWrongType(md, "tokenizer.ggml.add_space_prefix");
+        md = tiny();
+        ((List<Object>) md.get("tokenizer.ggml.token_type")).set(0, 1.5);
+        assertWrongType(md, "tokenizer.ggml.token_type[0]");
     }
 
     @Test
