@@ -91,6 +91,17 @@ public final class ChatTemplate {
                 token(config.get("eos_token")));
     }
 
+    /**
+     * A template that comes as text rather than in a model directory (a GGUF file's {@code tokenizer.chat_template}),
+     * with the BOS and EOS token texts it may print (null: empty); errors name {@code source}.
+     */
+    public static ChatTemplate fromString(String template, String source, String bosToken, String eosToken) {
+        if (template == null) {
+            throw new IllegalArgumentException(source + ": no chat template text");
+        }
+        return new ChatTemplate(template, source, bosToken, eosToken);
+    }
+
     private static String token(JsonNode n) {
         return n == null || n.isNull() ? null : n.isTextual() ? n.asText() : n.path("content").asText(null);
     }

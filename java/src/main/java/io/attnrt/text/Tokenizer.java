@@ -4,8 +4,10 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -29,12 +31,15 @@ public final class Tokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer hf;
     private final Path file;
+    /** What errors name: the tokenizer.json path, or the label of a tokenizer built in memory. */
+    private final String source;
     private final int[] stopTokenIds;
     private final int maxTokenId;
 
-    private Tokenizer(HuggingFaceTokenizer hf, Path file, int[] stopTokenIds, int maxTokenId) {
+    private Tokenizer(HuggingFaceTokenizer hf, Path file, String source, int[] stopTokenIds, int maxTokenId) {
         this.hf = hf;
         this.file = file;
+        this.source = source;
         this.stopTokenIds = stopTokenIds;
         this.maxTokenId = maxTokenId;
     }
@@ -60,11 +65,41 @@ public final class Tokenizer implements AutoCloseable {
                     + "accepts: " + e.getMessage(), e);
         }
         try {
-            return new Tokenizer(hf, file, stopTokens(dir, hf, file), maxTokenId(file));
+            return new Tokenizer(hf, file, file.toString(), stopTokens(dir, hf, file), maxTokenId(readJson(file)));
         } catch (RuntimeException e) {
             hf.close();
             throw e;
         }
+    }
+
+    /**
+     * A tokenizer from tokenizer.json text built in memory (e.g. translated from a GGUF file's vocabulary), with
+     * the stop tokens its source names; errors name {@code label}.
+     */
+    static Tokenizer fromJson(String json, String label, int[] stopTokenIds) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot parse the tokenizer.json of " + label + ": " + e.getMessage(), e);
+        }
+        int max = maxTokenId(root);
+        for (int id : stopTokenIds) {
+            if (id < 0 || id > max) {
+                throw new IllegalArgumentException(label + ": stop token id " + id + " is outside the vocabulary (ids 0.."
+                        + max + ")");
+            }
+        }
+        HuggingFaceTokenizer hf;
+        try (InputStream in = new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8))) {
+            hf = HuggingFaceTokenizer.newInstance(in, OPTIONS);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the tokenizer of " + label + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(label + " is not a tokenizer the Hugging Face tokenizers library "
+                    + "accepts: " + e.getMessage(), e);
+        }
+        return new Tokenizer(hf, null, label, stopTokenIds.clone(), max);
     }
 
     /**
@@ -103,8 +138,7 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     /** The largest id of the vocabulary and the added tokens. */
-    private static int maxTokenId(Path file) {
-        JsonNode root = readJson(file);
+    private static int maxTokenId(JsonNode root) {
         int max = -1;
         for (JsonNode v : root.path("model").path("vocab")) { // BPE: {"piece": id}; Unigram: [["piece", score]]
             if (v.isIntegralNumber()) {
@@ -155,7 +189,7 @@ public final class Tokenizer implements AutoCloseable {
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] > maxTokenId) {
                 throw new IllegalArgumentException("token id " + ids[i] + " at position " + i + " is outside the "
-                        + "vocabulary of " + file + " (ids 0.." + maxTokenId + ")");
+                        + "vocabulary of " + source + " (ids 0.." + maxTokenId + ")");
             }
             l[i] = ids[i];
         }
@@ -173,7 +207,7 @@ public final class Tokenizer implements AutoCloseable {
      */
     public void checkFits(int embeddingRows) {
         if (maxTokenId >= embeddingRows) {
-            throw new IllegalArgumentException(file + " has token ids up to " + maxTokenId + " but the model's "
+            throw new IllegalArgumentException(source + " has token ids up to " + maxTokenId + " but the model's "
                     + "embedding has only " + embeddingRows + " rows (vocab_size): tokenizer and weights do not match");
         }
     }
@@ -183,9 +217,14 @@ public final class Tokenizer implements AutoCloseable {
         return stopTokenIds.clone();
     }
 
-    /** The tokenizer.json this was loaded from. */
+    /** The tokenizer.json this was loaded from; null for one built in memory (see {@link #source()}). */
     public Path file() {
         return file;
+    }
+
+    /** What this tokenizer came from, as its errors name it: the tokenizer.json path or a label. */
+    public String source() {
+        return source;
     }
 
     /** Incremental decoding for streamed output, continuing after {@code context} (e.g. the prompt). */
