@@ -25,7 +25,7 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory with tokenizer.json "
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = "GGUF file, or Hugging Face model directory with tokenizer.json "
             + "and a chat_template in tokenizer_config.json")
     Path model;
 

@@ -9,12 +9,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "detokenize", mixinStandardHelpOptions = true,
-        description = "Print the text of token ids under a model's tokenizer.json (no weights needed).")
+        description = "Print the text of token ids under a model's tokenizer (tokenizer.json or a GGUF file's; no weights needed).")
 final class DetokenizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", required = true, description = "directory holding tokenizer.json")
+    @Option(names = "--model", paramLabel = "DIR|FILE", required = true, description = "directory holding tokenizer.json, or a GGUF file")
     Path model;
 
     @Option(names = "--ids", paramLabel = "IDS", split = ",", required = true, description = "comma-separated token ids")
@@ -25,7 +25,7 @@ final class DetokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Tokenizer t = Tokenizer.load(model)) {
+        try (Tokenizer t = ModelSource.tokenizerOnly(model)) {
             spec.commandLine().getOut().println(t.decode(ids, skipSpecial));
         }
         return 0;

@@ -4,7 +4,10 @@ import io.attnrt.backend.Backend;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.model.LlamaWeights;
 import io.attnrt.model.WeightFiles;
+import io.attnrt.model.gguf.GgufFile;
+import io.attnrt.model.gguf.GgufModel;
 import io.attnrt.text.ChatTemplate;
+import io.attnrt.text.GgufTokenizer;
 import io.attnrt.text.Tokenizer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,8 +15,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Map;
 
-/** Where a model comes from: a Hugging Face directory, or the small test model built into the jar. */
+/**
+ * Where a model comes from: a Hugging Face directory, a GGUF file (weights, config, tokenizer and chat template
+ * in one), or the small test model built into the jar.
+ */
 final class ModelSource {
     static final String BUILTIN = "built-in tiny-llama (test-data/tiny-llama)";
     private static final String[] BUILTIN_FILES = {"config.json", "model.safetensors"};
@@ -22,7 +29,9 @@ final class ModelSource {
     private ModelSource() {
     }
 
-    record Loaded(Path dir, String label, LlamaConfig config, LlamaWeights weights) implements AutoCloseable {
+    /** @param gguf the GGUF file's metadata (its tokenizer and chat template), or null for a directory */
+    record Loaded(Path dir, String label, LlamaConfig config, LlamaWeights weights, Map<String, Object> gguf)
+            implements AutoCloseable {
         boolean builtin() {
             return BUILTIN.equals(label);
         }
@@ -38,10 +47,17 @@ final class ModelSource {
      * null when the directory has none.
      */
     static Tokenizer tokenizer(Loaded loaded) {
-        if (!Tokenizer.presentIn(loaded.dir())) {
+        Tokenizer tokenizer;
+        if (loaded.gguf() != null) {
+            if (!loaded.gguf().containsKey("tokenizer.ggml.model")) {
+                return null;
+            }
+            tokenizer = GgufTokenizer.fromMetadata(loaded.gguf(), loaded.label());
+        } else if (!Tokenizer.presentIn(loaded.dir())) {
             return null;
+        } else {
+            tokenizer = Tokenizer.load(loaded.dir());
         }
-        Tokenizer tokenizer = Tokenizer.load(loaded.dir());
         try {
             tokenizer.checkFits(loaded.config().vocabSize());
             return tokenizer;
@@ -56,7 +72,11 @@ final class ModelSource {
      * the tokenizer; the error says which of the two the directory lacks.
      */
     static ChatTemplate chatTemplate(Loaded loaded, Tokenizer tokenizer, String what) {
-        ChatTemplate template = tokenizer == null ? null : ChatTemplate.fromModelDir(loaded.dir());
+        ChatTemplate template = tokenizer == null ? null : chatTemplateOrNull(loaded);
+        if (template == null && loaded.gguf() != null) {
+            throw new IllegalArgumentException(what + " needs a tokenizer and a tokenizer.chat_template in the GGUF "
+                    + "metadata; " + loaded.label() + " lacks " + (tokenizer == null ? "the tokenizer" : "the chat template"));
+        }
         if (template == null) {
             throw new IllegalArgumentException(what + " needs the model directory's tokenizer.json and a chat_template "
                     + "in its tokenizer_config.json; " + (loaded.builtin() ? "the built-in model has neither"
@@ -65,17 +85,47 @@ final class ModelSource {
         return template;
     }
 
-    /** Loads {@code dir} (or the built-in model when null) onto {@code backend}. */
-    static Loaded load(Path dir, Backend backend) {
-        String label = dir == null ? BUILTIN : dir.toString();
-        Path source = dir == null ? extractBuiltin() : dir;
+    /** The model's chat template (tokenizer_config.json's, or the GGUF metadata's), or null. */
+    static ChatTemplate chatTemplateOrNull(Loaded loaded) {
+        return loaded.gguf() != null ? GgufTokenizer.chatTemplate(loaded.gguf(), loaded.label())
+                : ChatTemplate.fromModelDir(loaded.dir());
+    }
+
+    /**
+     * Only the tokenizer of {@code model}: a directory's tokenizer.json or a GGUF file's vocabulary (for
+     * tokenize / detokenize, which need no weights).
+     */
+    static Tokenizer tokenizerOnly(Path model) {
+        if (Files.isRegularFile(model)) {
+            try (GgufFile f = GgufFile.open(model)) {
+                return GgufTokenizer.fromMetadata(f.metadata(), model.toString());
+            }
+        }
+        return Tokenizer.load(model);
+    }
+
+    /** Loads {@code path} — a model directory or a GGUF file — (or the built-in model when null) onto {@code backend}. */
+    static Loaded load(Path path, Backend backend) {
+        String label = path == null ? BUILTIN : path.toString();
+        Path source = path == null ? extractBuiltin() : path;
+        if (Files.isRegularFile(source)) {
+            if (!GgufFile.isGguf(source)) {
+                throw new IllegalArgumentException("model " + source + " is a file but not a GGUF file; pass a GGUF file "
+                        + "or a Hugging Face model directory");
+            }
+            try (GgufModel gguf = GgufModel.open(source)) {
+                LlamaWeights weights = LlamaWeights.load(gguf, gguf.config(), backend);
+                return new Loaded(source.toAbsolutePath().getParent(), label, gguf.config(), weights, gguf.metadata());
+            }
+        }
         if (!Files.isDirectory(source)) {
-            throw new IllegalArgumentException("model directory " + source + " does not exist");
+            throw new IllegalArgumentException("model " + source + " does not exist (a Hugging Face model directory "
+                    + "or a GGUF file)");
         }
         LlamaConfig config = LlamaConfig.load(source.resolve("config.json"));
         try (WeightFiles files = WeightFiles.open(source)) {
             LlamaWeights weights = LlamaWeights.load(files, config, backend);
-            return new Loaded(source, label, config, weights);
+            return new Loaded(source, label, config, weights, null);
         }
     }
 

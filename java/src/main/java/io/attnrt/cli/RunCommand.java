@@ -36,7 +36,7 @@ final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (config.json + *.safetensors)")
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = "Hugging Face model directory (config.json + *.safetensors) or a GGUF file")
     Path model;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "prompt text, tokenized by the model's "

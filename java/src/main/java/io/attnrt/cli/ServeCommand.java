@@ -28,7 +28,7 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory with tokenizer.json")
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = "Hugging Face model directory with tokenizer.json, or a GGUF file")
     Path model;
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "the model id clients send "
@@ -93,15 +93,17 @@ final class ServeCommand implements Callable<Integer> {
         try (Backend be = choice.backend();
              ModelSource.Loaded loaded = ModelSource.load(model, be);
              LlamaModel llama = new LlamaModel(loaded.config(), loaded.weights(), be)) {
-            Path textDir = model == null ? ModelSource.extractBuiltinChat() : loaded.dir();
-            if (!Tokenizer.presentIn(textDir)) {
-                throw new IllegalArgumentException("serve needs the model directory's tokenizer.json; " + textDir
-                        + " has none");
+            Path builtinChat = model == null ? ModelSource.extractBuiltinChat() : null;
+            Tokenizer modelTokenizer = builtinChat != null ? Tokenizer.load(builtinChat) : ModelSource.tokenizer(loaded);
+            if (modelTokenizer == null) {
+                throw new IllegalArgumentException("serve needs a tokenizer: " + loaded.label() + " has none ("
+                        + (loaded.gguf() != null ? "no tokenizer.ggml.* metadata" : "no tokenizer.json") + ")");
             }
-            try (Tokenizer tokenizer = Tokenizer.load(textDir);
+            try (Tokenizer tokenizer = modelTokenizer;
                  PagedKvCache cache = llama.newCache(blockSize, blocks(loaded.config()), kvDtype)) {
                 tokenizer.checkFits(loaded.config().vocabSize());
-                ChatTemplate template = ChatTemplate.fromModelDir(textDir);
+                ChatTemplate template = builtinChat != null ? ChatTemplate.fromModelDir(builtinChat)
+                        : ModelSource.chatTemplateOrNull(loaded);
                 String name = servedName != null ? servedName : model == null ? "tiny-llama"
                         : model.toAbsolutePath().normalize().getFileName().toString();
                 Engine engine = new Engine(llama, cache, tokenizer, engineConfig);

@@ -15,12 +15,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
-        description = "Print the token ids of a text under a model's tokenizer.json (no weights needed).")
+        description = "Print the token ids of a text under a model's tokenizer (tokenizer.json or a GGUF file's; no weights needed).")
 final class TokenizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", required = true, description = "directory holding tokenizer.json")
+    @Option(names = "--model", paramLabel = "DIR|FILE", required = true, description = "directory holding tokenizer.json, or a GGUF file")
     Path model;
 
     static final class Input {
@@ -44,7 +44,7 @@ final class TokenizeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String text = input.text != null ? input.text : Files.readString(input.file, StandardCharsets.UTF_8);
         PrintWriter out = spec.commandLine().getOut();
-        try (Tokenizer t = Tokenizer.load(model)) {
+        try (Tokenizer t = ModelSource.tokenizerOnly(model)) {
             Tokenizer.Pieces p = t.pieces(text, !noSpecial);
             if (pieces) {
                 for (int i = 0; i < p.ids().length; i++) {

@@ -14,7 +14,7 @@ import java.util.List;
  * The architecture of a Llama-family decoder, as a Hugging Face {@code config.json} describes it.
  * Field names in error messages are the Hugging Face ones, so a user can find them in the file.
  *
- * <p>Attention is always causal with rotate-half RoPE (the Hugging Face Llama layout); the MLP is SwiGLU.
+ * <p>Attention is always causal; RoPE pairs dimensions as {@link #ropeStyle()} says; the MLP is SwiGLU.
  *
  * @param hiddenSize            model width (hidden_size)
  * @param intermediateSize      MLP width (intermediate_size)
@@ -32,22 +32,26 @@ import java.util.List;
  * @param qkvBias               q/k/v projections have biases (Qwen2; Llama's attention_bias)
  * @param outputBias            the o projection has a bias (Llama's attention_bias)
  * @param qkNorm                per-head RMSNorm of q and k before RoPE (Qwen3's q_norm / k_norm)
+ * @param ropeStyle             how q/k dimensions pair up in RoPE: rotate-half for Hugging Face checkpoints;
+ *                              adjacent pairs for llama.cpp's {@code llama} GGUF files, whose q/k rows are
+ *                              permuted to that layout
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                           int maxPositionEmbeddings, boolean tieWordEmbeddings, RopeScaling ropeScaling,
-                          int slidingWindow, boolean qkvBias, boolean outputBias, boolean qkNorm) {
+                          int slidingWindow, boolean qkvBias, boolean outputBias, boolean qkNorm,
+                          RopeStyle ropeStyle) {
 
     public static final double DEFAULT_ROPE_THETA = 10000.0;
 
-    static final int MAX_LAYERS = 4096;
-    static final int MAX_HIDDEN_SIZE = 1 << 20;
-    static final int MAX_INTERMEDIATE_SIZE = 1 << 22;
-    static final int MAX_HEADS = 1 << 14;
-    static final int MAX_HEAD_DIM = 1 << 14;
-    static final int MAX_VOCAB_SIZE = 1 << 24;
-    static final int MAX_POSITIONS = 1 << 24;
-    static final int MAX_SLIDING_WINDOW = 1 << 30;
+    public static final int MAX_LAYERS = 4096;
+    public static final int MAX_HIDDEN_SIZE = 1 << 20;
+    public static final int MAX_INTERMEDIATE_SIZE = 1 << 22;
+    public static final int MAX_HEADS = 1 << 14;
+    public static final int MAX_HEAD_DIM = 1 << 14;
+    public static final int MAX_VOCAB_SIZE = 1 << 24;
+    public static final int MAX_POSITIONS = 1 << 24;
+    public static final int MAX_SLIDING_WINDOW = 1 << 30;
 
     /** Real configs are a few KiB; anything near this is not a config, and is not read into memory. */
     public static final long MAX_CONFIG_BYTES = 4L << 20;
@@ -65,6 +69,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         if (ropeScaling == null) {
             throw new IllegalArgumentException("ropeScaling is required (RopeScaling.NONE for plain RoPE)");
         }
+        if (ropeStyle == null) {
+            throw new IllegalArgumentException("ropeStyle is required");
+        }
         if (slidingWindow < 0) {
             throw new IllegalArgumentException("LlamaConfig: sliding window must be >= 0, got " + slidingWindow);
         }
@@ -75,7 +82,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                        int numHiddenLayers, int headDim, double rmsNormEps, double ropeTheta, int vocabSize,
                        int maxPositionEmbeddings, boolean tieWordEmbeddings) {
         this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, headDim, rmsNormEps,
-                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false, false);
+                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, RopeScaling.NONE, 0, false, false, false, RopeStyle.ROTATE_HALF);
     }
 
     /** Reads and validates a Hugging Face {@code config.json}. */
@@ -163,7 +170,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         }
         return new LlamaConfig(hidden, intermediate, heads, kvHeads, layers, headDim, eps, theta, vocab, maxPos, tie,
                 ropeScaling, window, qwen2 || attentionBias, attentionBias,
-                modelType != null && modelType.asText().equals("qwen3"));
+                modelType != null && modelType.asText().equals("qwen3"), RopeStyle.ROTATE_HALF);
     }
 
     /**
@@ -226,9 +233,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         return AttentionSpec.of(numAttentionHeads, numKeyValueHeads, headDim, true).withWindow(slidingWindow);
     }
 
-    /** Hugging Face Llama RoPE: rotate-half pairs, base rope_theta. */
+    /** RoPE with this config's pairing, base rope_theta and scaling. */
     public RopeSpec ropeSpec() {
-        return new RopeSpec(ropeTheta, RopeStyle.ROTATE_HALF, ropeScaling);
+        return new RopeSpec(ropeTheta, ropeStyle, ropeScaling);
     }
 
     /** Number of weights, counting a tied embedding once. */
@@ -376,6 +383,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         private boolean qkvBias;
         private boolean outputBias;
         private boolean qkNorm;
+        private RopeStyle ropeStyle = RopeStyle.ROTATE_HALF;
 
         private Builder() {
         }
@@ -435,6 +443,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             return this;
         }
 
+        public Builder ropeStyle(RopeStyle v) {
+            ropeStyle = v;
+            return this;
+        }
+
         public Builder qkNorm(boolean v) {
             qkNorm = v;
             return this;
@@ -473,7 +486,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             }
             return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, kv, numHiddenLayers, hd,
                     rmsNormEps, ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, ropeScaling,
-                    slidingWindow, qkvBias, outputBias, qkNorm);
+                    slidingWindow, qkvBias, outputBias, qkNorm, ropeStyle);
         }
     }
 }

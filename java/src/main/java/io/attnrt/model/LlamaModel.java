@@ -3,7 +3,6 @@ package io.attnrt.model;
 import io.attnrt.backend.AttentionSpec;
 import io.attnrt.backend.Backend;
 import io.attnrt.backend.RopeSpec;
-import io.attnrt.backend.RopeStyle;
 import io.attnrt.kv.BlockTables;
 import io.attnrt.kv.PagedKvCache;
 import io.attnrt.tensor.DType;
@@ -24,15 +23,10 @@ public final class LlamaModel implements AutoCloseable {
     private StepBuffers buffers;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights, Backend backend) {
-        this(config, weights, backend, RopeStyle.ROTATE_HALF);
-    }
-
-    /** {@code ropeStyle}: ROTATE_HALF for Hugging Face checkpoints. */
-    public LlamaModel(LlamaConfig config, LlamaWeights weights, Backend backend, RopeStyle ropeStyle) {
         this.config = config;
         this.weights = weights;
         this.backend = backend;
-        RopeSpec rope = new RopeSpec(config.ropeTheta(), ropeStyle, config.ropeScaling());
+        RopeSpec rope = config.ropeSpec();
         this.attentionSpec = config.attentionSpec();
         this.blocks = new TransformerBlock[config.numHiddenLayers()];
         for (int l = 0; l < blocks.length; l++) {

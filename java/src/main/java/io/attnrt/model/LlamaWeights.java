@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Every weight of a Llama model, uploaded once to a {@link Backend}. Each tensor keeps the dtype it has in the
  * files (a BF16 checkpoint stays BF16 on the backend). The weights own their tensors: {@link #close()} frees
- * them. They do not keep the {@link WeightFiles} open: the data is copied on upload.
+ * them. They do not keep the {@link TensorSource} open: the data is copied on upload.
  */
 public final class LlamaWeights implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LlamaWeights.class);
@@ -150,7 +150,7 @@ public final class LlamaWeights implements AutoCloseable {
      * Checks every tensor {@code cfg} needs against the files — presence and shape — and only then uploads
      * them to {@code backend}. On any failure nothing stays allocated on the backend.
      */
-    public static LlamaWeights load(WeightFiles files, LlamaConfig cfg, Backend backend) {
+    public static LlamaWeights load(TensorSource files, LlamaConfig cfg, Backend backend) {
         List<Required> required = requiredTensors(cfg);
         Map<String, TensorInfo> infos = new LinkedHashMap<>();
         for (Required r : required) {
@@ -158,7 +158,7 @@ public final class LlamaWeights implements AutoCloseable {
                 String why = r.name.equals(LM_HEAD) ? " (tie_word_embeddings is false, so the model needs its own"
                         + " output head)" : " (needed by the config: num_hidden_layers=" + cfg.numHiddenLayers() + ")";
                 throw new ModelFormatException("tensor " + r.name + " is missing from model directory "
-                        + files.directory() + why);
+                        + files.label() + why);
             }
             TensorInfo info = files.info(r.name);
             if (!info.hasShape(r.shape)) {
@@ -182,11 +182,11 @@ public final class LlamaWeights implements AutoCloseable {
         }
         LlamaWeights w = new LlamaWeights(cfg, uploaded);
         LOG.info("loaded {} weight tensors as {} ({}) from {} onto the {} backend", infos.size(), uploaded.size(),
-                String.format("%.2f MiB", w.bytes() / 1048576.0), files.directory(), backend.name());
+                String.format("%.2f MiB", w.bytes() / 1048576.0), files.label(), backend.name());
         return w;
     }
 
-    private static void refuseUnused(WeightFiles files, Set<String> used, LlamaConfig cfg) {
+    private static void refuseUnused(TensorSource files, Set<String> used, LlamaConfig cfg) {
         Set<String> unused = new TreeSet<>();
         for (String name : files.names()) {
             // rotary inverse frequencies are recomputed from rope_theta; a tied checkpoint may still carry a copy
@@ -199,7 +199,7 @@ public final class LlamaWeights implements AutoCloseable {
             // A tensor the model would ignore means a config attnrt misreads (a family variant it does not
             // implement, or more layers than num_hidden_layers): refused, never a silently wrong answer.
             List<String> some = unused.stream().limit(5).map(UntrustedInput::clip).toList();
-            throw new ModelFormatException(unused.size() + " tensors in " + files.directory() + " are not used by "
+            throw new ModelFormatException(unused.size() + " tensors in " + files.label() + " are not used by "
                     + "the config, so attnrt would compute something else than the checkpoint: " + String.join(", ", some)
                     + (unused.size() > some.size() ? ", ..." : ""));
         }
@@ -220,7 +220,7 @@ public final class LlamaWeights implements AutoCloseable {
      * One backend tensor from one checkpoint tensor or from several stacked by rows. Raw upload when the
      * backend keeps the file's dtype (and the parts share it); otherwise decoded on the host and converted.
      */
-    private static Tensor upload(Backend backend, WeightFiles files, List<TensorInfo> parts, int[] shape) {
+    private static Tensor upload(Backend backend, TensorSource files, List<TensorInfo> parts, int[] shape) {
         DType stored = parts.get(0).dtype();
         boolean oneDType = parts.stream().allMatch(i -> i.dtype() == stored);
         DType target = backend.weightDType(stored);

@@ -19,6 +19,10 @@ public record TensorInfo(String name, DType dtype, int[] shape, Path file) {
         return shape.clone();
     }
 
+    public int rank() {
+        return shape.length;
+    }
+
     public long numel() {
         long n = 1;
         for (int d : shape) {

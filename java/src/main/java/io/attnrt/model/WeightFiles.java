@@ -21,7 +21,7 @@ import java.util.Set;
  * The index is checked when the directory is opened: every shard must exist inside the directory and hold
  * every tensor the index maps to it.
  */
-public final class WeightFiles implements AutoCloseable {
+public final class WeightFiles implements TensorSource, AutoCloseable {
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
 
@@ -163,6 +163,11 @@ public final class WeightFiles implements AutoCloseable {
             out.put(e.getKey(), e.getValue().asText());
         }
         return out;
+    }
+
+    @Override
+    public String label() {
+        return directory.toString();
     }
 
     public Path directory() {
