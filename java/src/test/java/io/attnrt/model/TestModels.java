@@ -41,8 +41,13 @@ final class TestModels {
     }
 
     static List<Case> cases(Path dir) {
+        return casesOf(dir.resolve("reference.json"));
+    }
+
+    /** The cases of a reference file (reference.json, or a GGUF model's NAME.reference.json). */
+    static List<Case> casesOf(Path referenceJson) {
         try {
-            JsonNode root = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+            JsonNode root = new ObjectMapper().readTree(referenceJson.toFile());
             List<Case> out = new ArrayList<>();
             for (JsonNode c : root.get("cases")) {
                 out.add(new Case(c.get("text").asText(), ints(c.get("prompt")), matrix(c.get("logits")),
@@ -72,6 +77,14 @@ final class TestModels {
         try (WeightFiles files = WeightFiles.open(dir)) {
             LlamaWeights w = LlamaWeights.load(files, cfg, backend);
             return new Loaded(cfg, w, new LlamaModel(cfg, w, backend));
+        }
+    }
+
+    /** A GGUF model file loaded on a backend. */
+    static Loaded loadGguf(Path file, Backend backend) {
+        try (io.attnrt.model.gguf.GgufModel g = io.attnrt.model.gguf.GgufModel.open(file)) {
+            LlamaWeights w = LlamaWeights.load(g, g.config(), backend);
+            return new Loaded(g.config(), w, new LlamaModel(g.config(), w, backend));
         }
     }
 
