@@ -32,8 +32,9 @@ public final class ModelBench {
 
     /** Bytes of weights one decode step reads per sequence. */
     static double weightBytesPerToken(LlamaConfig cfg, LlamaWeights w) {
-        double embeddingTable = (double) cfg.vocabSize() * cfg.hiddenSize() * w.embedTokens().dtype().byteSize();
-        double row = (double) cfg.hiddenSize() * w.embedTokens().dtype().byteSize();
+        DType embed = w.embedTokens().dtype();
+        double embeddingTable = (double) embed.bytesFor((long) cfg.vocabSize() * cfg.hiddenSize());
+        double row = (double) embed.bytesFor(cfg.hiddenSize());
         double total = w.bytes();
         // a tied LM head reads the embedding table in full anyway
         return cfg.tieWordEmbeddings() ? total : total - embeddingTable + row;

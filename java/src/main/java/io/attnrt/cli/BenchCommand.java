@@ -40,7 +40,7 @@ final class BenchCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model,gemv",
-            description = "which of prefill, decode, model, serve, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
+            description = "which of prefill, decode, model, quant (the model in F32, Q8_0, Q4_K, Q6_K), serve, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
     List<String> sections;
 
     @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
@@ -72,9 +72,9 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Set<String> run = new LinkedHashSet<>(sections);
         for (String s : run) {
-            if (!List.of("prefill", "decode", "model", "gemv", "serve").contains(s)) {
+            if (!List.of("prefill", "decode", "model", "gemv", "serve", "quant").contains(s)) {
                 throw new IllegalArgumentException("unknown bench section '" + s
-                        + "': choose prefill, decode, model, serve (and gemv on cuda)");
+                        + "': choose prefill, decode, model, quant, serve (and gemv on cuda)");
             }
         }
         BackendChoice choice = Backends.create(backend);
@@ -119,6 +119,19 @@ final class BenchCommand implements Callable<Integer> {
                 if (!quick) {
                     labels.add("model prefill+decode batch 4");
                     tasks.add(() -> mb.run(LlamaConfig.benchmark(), 128, steps, 4, DType.F32, report));
+                }
+            }
+            if (run.contains("quant")) {
+                ModelBench mb = new ModelBench(be,
+                        () -> MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20));
+                // K-quants need rows of whole 256-blocks: the MLP is 1536 wide here (1408 in the F32 config)
+                LlamaConfig cfg = LlamaConfig.builder().vocabSize(32000).hiddenSize(512).numHiddenLayers(8)
+                        .numAttentionHeads(8).numKeyValueHeads(4).intermediateSize(1536).maxPositionEmbeddings(4096)
+                        .build();
+                int steps = quick ? 8 : decodeTokens;
+                for (DType t : List.of(DType.F32, DType.Q8_0, DType.Q4_K, DType.Q6_K)) {
+                    labels.add("model " + t + " prefill+decode batch 1");
+                    tasks.add(() -> mb.run(cfg, quick ? 32 : 128, steps, 1, t, report));
                 }
             }
             Tokenizer serveTokenizer = null;

@@ -312,8 +312,13 @@ public final class LlamaWeights implements AutoCloseable {
                 for (int d : r.shape) {
                     n *= d;
                 }
+                if (dtype.isQuantized() && !r.isNorm && r.shape.length == 2) {
+                    uploaded.put(r.name, randomQuantized(backend, dtype, r, mix64(seed ^ mix64(index))));
+                    continue;
+                }
+                DType type = dtype.isQuantized() ? DType.F32 : dtype; // norms and biases of a quantized model: F32
                 if (backend instanceof io.attnrt.backend.RandomFill fill) {
-                    Tensor t = backend.allocate(backend.weightDType(dtype), r.shape);
+                    Tensor t = backend.allocate(backend.weightDType(type), r.shape);
                     uploaded.put(r.name, t);
                     fill.fillBellShaped(t, mix64(seed ^ mix64(index)), r.isNorm ? 1 : 0, r.isNorm ? 0.05 : r.initStd);
                     continue;
@@ -329,13 +334,33 @@ public final class LlamaWeights implements AutoCloseable {
                         values[i] += 1f;
                     }
                 }
-                uploaded.put(r.name, backend.upload(values, backend.weightDType(dtype), r.shape));
+                uploaded.put(r.name, backend.upload(values, backend.weightDType(type), r.shape));
             }
         } catch (RuntimeException | Error e) {
             freeAll(uploaded.values(), e);
             throw e;
         }
         return new LlamaWeights(cfg, uploaded);
+    }
+
+    /**
+     * A matrix of random blocks of a quantized type ({@link io.attnrt.tensor.Quant#fillRandom}) with the
+     * unit's scale, as the backend keeps that type (decoded where it does not).
+     */
+    private static Tensor randomQuantized(Backend backend, DType type, Required r, long seed) {
+        long n = (long) r.shape[0] * r.shape[1];
+        if (r.shape[1] % type.blockSize() != 0 || type.bytesFor(n) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("random weights: " + r.name + " " + Arrays.toString(r.shape) + " cannot "
+                    + "be " + type + " (rows must be whole blocks of " + type.blockSize() + ")");
+        }
+        byte[] blocks = new byte[(int) type.bytesFor(n)];
+        io.attnrt.tensor.Quant.fillRandom(type, blocks, seed, r.initStd);
+        if (backend.weightDType(type) == type) {
+            return backend.uploadRaw(ByteBuffer.wrap(blocks), type, r.shape);
+        }
+        float[] values = new float[(int) n];
+        io.attnrt.tensor.Quant.dequantize(type, blocks, 0, values, 0, values.length);
+        return backend.upload(values, backend.weightDType(type), r.shape);
     }
 
     /**

@@ -387,9 +387,9 @@ public final class OpSuite {
         b.add(S, linear(25, 67, 129, DType.F16));
         b.add(Q, linear(3, 129, 67, DType.F32, false, true));
         b.add(S, linear(64, 1000, 129, DType.BF16, false, true));
-        // quantized weights: rows of 1–8 blocks, outputs not a multiple of 4, GEMV and GEMM sides of the switch
+        // quantized weights: rows of 1–32 blocks, outputs not a multiple of 4, GEMV and GEMM sides of the switch
         b.add(Q, linearQuantized(1, 96, 67, DType.Q8_0, false));
-        b.add(Q, linearQuantized(3, 256, 33, DType.Q4_K, true));
+        b.add(S, linearQuantized(3, 256, 33, DType.Q4_K, true));
         b.add(Q, linearQuantized(1, 512, 67, DType.Q6_K, false));
         b.add(S, linearQuantized(25, 1024, 129, DType.Q8_0, true));
         b.add(S, linearQuantized(4, 160, 67, DType.Q4_0, false));
@@ -397,6 +397,9 @@ public final class OpSuite {
         b.add(S, linearQuantized(24, 768, 67, DType.Q4_K, false));
         b.add(S, linearQuantized(64, 512, 67, DType.Q4_K, true));
         b.add(S, linearQuantized(1, 256, 129, DType.Q5_K, false));
+        b.add(Q, linearQuantized(1, 768, 67, DType.Q4_K, true)); // one token: the fused SIMD dot products
+        b.add(S, linearQuantized(1, 1024, 33, DType.Q8_0, true));
+        b.add(S, linearQuantized(1, 768, 33, DType.Q6_K, true));
         b.add(S, linearQuantized(33, 512, 67, DType.Q5_K, true));
         b.add(S, linearQuantized(17, 256, 67, DType.Q6_K, true));
         b.add(S, linearQuantized(64, 768, 33, DType.Q6_K, false));

@@ -50,6 +50,15 @@ interface Kernels {
      */
     void dequantize(io.attnrt.tensor.DType type, byte[] src, int at, float[] dst, int dstOff, int n);
 
+    /** Whether {@link #dotQuantized} has a kernel decoding {@code type} in registers. */
+    boolean fusesQuantizedDot(io.attnrt.tensor.DType type);
+
+    /**
+     * {@code Σ_i w[i]·x[xOff + i]} over {@code n} elements of a quantized row at byte {@code at}, for a type
+     * {@link #fusesQuantizedDot} accepts (the others: decode the row, then {@link #linearF32}).
+     */
+    float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n);
+
     /** Sum of {@code a[from, to)} (the streaming-read probe of {@link MemoryBandwidth}). */
     double sum(float[] a, int from, int to);
 

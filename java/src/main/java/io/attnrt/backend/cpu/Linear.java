@@ -93,9 +93,11 @@ final class Linear {
     }
 
     /**
-     * Decode with quantized weights: each row is decoded into the worker's scratch (it stays in L1) and the
-     * F32 dot kernels run over it for all the step's tokens, so the row is read from memory once, quantized,
-     * and decoded once however many tokens there are. Activations stay F32: no activation quantization error.
+     * Decode with quantized weights. One token, where the SIMD kernels have a fused dot for the type: decoded
+     * in registers. Otherwise each row is decoded into the worker's scratch (it stays in L1) and the F32 dot
+     * kernels run over it for all the step's tokens, so the row is read from memory once, quantized, and
+     * decoded once however many tokens there are. Activations stay F32 either way: no activation
+     * quantization error (llama.cpp rounds them to 8 bits for its integer dot products).
      */
     private void gemvQuantized(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {
         long work = (long) n * in * outF;
@@ -105,9 +107,17 @@ final class Linear {
         DType dt = w.dtype();
         byte[] wb = w.blocks();
         int rowBytes = (int) dt.bytesFor(in);
+        boolean fused = n == 1 && k.fusesQuantizedDot(dt);
         pool.parallelFor(tasks, (task, worker) -> {
-            float[] row = scratch[worker].weights(in);
             int r1 = Math.min(outF, (task + 1) * rowsPerChunk);
+            if (fused) { // one token: each weight is used once, so decode it in registers, straight into the FMA
+                for (int r = task * rowsPerChunk; r < r1; r++) {
+                    float dot = k.dotQuantized(dt, wb, r * rowBytes, x, 0, in);
+                    out[r] = accumulate ? out[r] + dot : dot;
+                }
+                return;
+            }
+            float[] row = scratch[worker].weights(in);
             for (int r = task * rowsPerChunk; r < r1; r++) {
                 k.dequantize(dt, wb, r * rowBytes, row, 0, in);
                 for (int t = 0; t < n; t += 4) {

@@ -29,7 +29,7 @@ final class QuantSimd {
     }
 
     static boolean supported() {
-        return 32 % L == 0 && 16 % L == 0;
+        return 32 % (2 * L) == 0 && 16 % L == 0;
     }
 
     static void dequantize(DType type, byte[] s, int at, float[] y, int yOff, int n) {
@@ -110,30 +110,139 @@ final class QuantSimd {
         return sc | (m << 8);
     }
 
+    /**
+     * One quarter k (32 elements) of a Q6_K half at a time, reloading ql/qh from L1 per quarter: written as
+     * one loop body over all four quarters, C2 spilled or boxed the vectors and ran 6-20x slower.
+     */
     private static void q6_k(byte[] s, int p, float[] y, int o) {
         float d = half(s, p + 208);
         for (int n = 0; n < 2; n++) {
             int ql = p + 64 * n;
             int qh = p + 128 + 32 * n;
             int sc = p + 192 + 8 * n;
-            int out = o + 128 * n;
-            for (int l = 0; l < 32; l += L) {
-                int is = l / 16;
-                ByteVector lo0 = ByteVector.fromArray(B, s, ql + l);
-                ByteVector lo1 = ByteVector.fromArray(B, s, ql + l + 32);
-                ByteVector h = ByteVector.fromArray(B, s, qh + l);
-                ByteVector q1 = lo0.and((byte) 0xF).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                ByteVector q2 = lo1.and((byte) 0xF).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3)
-                        .lanewise(VectorOperators.LSHL, 4));
-                ByteVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF)
-                        .or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                ByteVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF)
-                        .or(h.lanewise(VectorOperators.LSHR, 6).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                widen(q1.sub((byte) 32)).mul(d * s[sc + is]).intoArray(y, out + l);
-                widen(q2.sub((byte) 32)).mul(d * s[sc + is + 2]).intoArray(y, out + l + 32);
-                widen(q3.sub((byte) 32)).mul(d * s[sc + is + 4]).intoArray(y, out + l + 64);
-                widen(q4.sub((byte) 32)).mul(d * s[sc + is + 6]).intoArray(y, out + l + 96);
+            for (int k = 0; k < 4; k++) {
+                for (int l = 0; l < 32; l += L) {
+                    widen(q6(s, ql, qh, k, l)).mul(d * s[sc + 2 * k + l / 16]).intoArray(y, o + 128 * n + 32 * k + l);
+                }
             }
         }
+    }
+
+    /** Quants l..l+L−1 of quarter k of a Q6_K half, minus 32: 4 low bits from ql, 2 high bits from qh. */
+    private static ByteVector q6(byte[] s, int ql, int qh, int k, int l) {
+        ByteVector lo = ByteVector.fromArray(B, s, ql + 32 * (k & 1) + l);
+        ByteVector low4 = (k < 2 ? lo : lo.lanewise(VectorOperators.LSHR, 4)).and((byte) 0x0F);
+        ByteVector high = ByteVector.fromArray(B, s, qh + l).lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3)
+                .lanewise(VectorOperators.LSHL, 4);
+        return low4.or(high).sub((byte) 32);
+    }
+
+    // ------------------------------------------------------------ fused dot products (one token)
+
+    /** Whether {@link #dot} has a fused kernel for {@code type}; the others decode a row into scratch first. */
+    static boolean fusedDot(DType type) {
+        return type == DType.Q8_0 || type == DType.Q4_K || type == DType.Q6_K;
+    }
+
+    /**
+     * {@code Σ_i w[i]·x[xOff + i]} over n elements of a quantized row starting at byte {@code at}, decoding in
+     * registers: the weights go from memory to the FMA units without a trip through scratch, which is what a
+     * single token's GEMV needs (every weight used once). Sums per (sub-)block first, then scaled once: the
+     * fp32 rounding differs from decoding first, within the linear tolerance.
+     */
+    static float dot(DType type, byte[] w, int at, float[] x, int xOff, int n) {
+        return switch (type) {
+            case Q8_0 -> dotQ8_0(w, at, x, xOff, n);
+            case Q4_K -> dotQ4_K(w, at, x, xOff, n);
+            case Q6_K -> dotQ6_K(w, at, x, xOff, n);
+            default -> throw new IllegalArgumentException("no fused dot for " + type);
+        };
+    }
+
+    /**
+     * Two blocks per iteration into two accumulators: with one, every block's scaled add waited for the
+     * previous one (FMA latency), which bounded the kernel at a third of its throughput.
+     */
+    private static float dotQ8_0(byte[] w, int p, float[] x, int xo, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        int b = 0;
+        for (; b + 64 <= n; b += 64, p += 68) {
+            acc0 = q8block(w, p, x, xo + b).fma(FloatVector.broadcast(F, half(w, p)), acc0);
+            acc1 = q8block(w, p + 34, x, xo + b + 32).fma(FloatVector.broadcast(F, half(w, p + 34)), acc1);
+        }
+        if (b < n) {
+            acc0 = q8block(w, p, x, xo + b).fma(FloatVector.broadcast(F, half(w, p)), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Σ q·x over one Q8_0 block, lane-wise. */
+    private static FloatVector q8block(byte[] w, int p, float[] x, int xo) {
+        FloatVector sum = widen(ByteVector.fromArray(B, w, p + 2)).mul(FloatVector.fromArray(F, x, xo));
+        for (int i = L; i < 32; i += L) {
+            sum = widen(ByteVector.fromArray(B, w, p + 2 + i)).fma(FloatVector.fromArray(F, x, xo + i), sum);
+        }
+        return sum;
+    }
+
+    /** Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x per sub-block of 32. */
+    private static float dotQ4_K(byte[] w, int p, float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(F), accB = acc, accC = acc, accD = acc;
+        for (int b = 0; b < n; b += 256, p += 144) {
+            float d = half(w, p);
+            float min = half(w, p + 2);
+            int scales = p + 4;
+            int q = p + 16;
+            for (int j = 0; j < 4; j++) {
+                int sm1 = scaleMin(w, scales, 2 * j);
+                int sm2 = scaleMin(w, scales, 2 * j + 1);
+                FloatVector s1 = FloatVector.zero(F), s2 = s1, x1 = s1, x2 = s1;
+                int xa = xo + b + 64 * j;
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector v = ByteVector.fromArray(B, w, q + 32 * j + l);
+                    FloatVector xl = FloatVector.fromArray(F, x, xa + l);
+                    FloatVector xh = FloatVector.fromArray(F, x, xa + 32 + l);
+                    s1 = widen(v.and((byte) 0x0F)).fma(xl, s1);
+                    s2 = widen(v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F)).fma(xh, s2);
+                    x1 = x1.add(xl);
+                    x2 = x2.add(xh);
+                }
+                // four accumulators: independent FMA chains instead of one waiting on the last
+                acc = s1.fma(FloatVector.broadcast(F, d * (sm1 & 0xFF)), acc);
+                accB = s2.fma(FloatVector.broadcast(F, d * (sm2 & 0xFF)), accB);
+                accC = x1.fma(FloatVector.broadcast(F, -min * (sm1 >> 8)), accC);
+                accD = x2.fma(FloatVector.broadcast(F, -min * (sm2 >> 8)), accD);
+            }
+        }
+        return acc.add(accB).add(accC.add(accD)).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * A quarter at a time, as {@link #q6_k} decodes, with two accumulators taking alternate vectors (two FMA
+     * chains); interleaving the four quarters in one body made C2 spill and ran 2-3x slower.
+     */
+    private static float dotQ6_K(byte[] w, int p, float[] x, int xo, int n) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        for (int b = 0; b < n; b += 256, p += 210) {
+            float d = half(w, p + 208);
+            for (int h = 0; h < 2; h++) {
+                int ql = p + 64 * h;
+                int qh = p + 128 + 32 * h;
+                int sc = p + 192 + 8 * h;
+                int xa = xo + b + 128 * h;
+                for (int k = 0; k < 4; k++) {
+                    for (int l = 0; l < 32; l += 2 * L) {
+                        a0 = q6dot(w, ql, qh, k, l, x, xa).fma(FloatVector.broadcast(F, d * w[sc + 2 * k + l / 16]), a0);
+                        a1 = q6dot(w, ql, qh, k, l + L, x, xa)
+                                .fma(FloatVector.broadcast(F, d * w[sc + 2 * k + (l + L) / 16]), a1);
+                    }
+                }
+            }
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static FloatVector q6dot(byte[] w, int ql, int qh, int k, int l, float[] x, int xa) {
+        return widen(q6(w, ql, qh, k, l)).mul(FloatVector.fromArray(F, x, xa + 32 * k + l));
     }
 }

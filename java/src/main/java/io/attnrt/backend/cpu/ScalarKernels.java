@@ -102,6 +102,16 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public boolean fusesQuantizedDot(io.attnrt.tensor.DType type) {
+        return false;
+    }
+
+    @Override
+    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n) {
+        throw new UnsupportedOperationException("the scalar kernels decode quantized rows into scratch");
+    }
+
+    @Override
     public double sum(float[] a, int from, int to) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = from;

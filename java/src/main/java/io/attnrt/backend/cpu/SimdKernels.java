@@ -252,6 +252,16 @@ final class SimdKernels implements Kernels {
     }
 
     @Override
+    public boolean fusesQuantizedDot(io.attnrt.tensor.DType type) {
+        return QUANT_SIMD && QuantSimd.fusedDot(type);
+    }
+
+    @Override
+    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n) {
+        return QuantSimd.dot(type, w, at, x, xOff, n);
+    }
+
+    @Override
     public double sum(float[] a, int from, int to) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         int i = from;
