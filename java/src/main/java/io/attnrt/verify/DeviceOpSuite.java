@@ -91,6 +91,10 @@ public final class DeviceOpSuite {
                 OpSuite.linear(40, 128, 96, DType.BF16, false, true),
                 OpSuite.linear(17, 128, 67, DType.F16),
                 OpSuite.linear(33, 96, 64, DType.F32),
+                // GGUF weights: decoded on upload into the device's weight dtype (no quantized kernels yet)
+                OpSuite.linearQuantized(1, 256, 33, DType.Q4_K, false),
+                OpSuite.linearQuantized(12, 64, 40, DType.Q8_0, true),
+                OpSuite.gatherRowsQuantized(40, 256, 3, DType.Q6_K),
                 OpSuite.rmsNorm(1, 64, DType.F32, 1e-5f, false),
                 OpSuite.rmsNormHeads(3, 4, 64, DType.BF16),
                 OpSuite.rmsNormHeads(1, 2, 128, DType.F32),

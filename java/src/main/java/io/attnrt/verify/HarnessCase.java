@@ -288,10 +288,13 @@ final class HarnessCase implements OpCase {
 
         /**
          * Raw blocks of a quantized weight, uploaded as the backend keeps that type: as they are, or decoded
-         * and converted where the backend stores such weights in another dtype (as model loading does).
+         * and converted where the backend stores such weights in another dtype.
          */
         Tensor uploadQuantized(byte[] blocks, DType type, int... shape) {
-            DType target = backend.weightDType(type);
+            // A backend that computes in 16 bits keeps GGUF weights decoded in its activation dtype (as model
+            // loading uploads them); in such a run the reference gets the same decoded, rounded weights.
+            DType target = backend.weightDType(type) != type ? backend.weightDType(type)
+                    : inputs != DType.F32 ? inputs : type;
             Tensor t;
             if (target == type) {
                 t = backend.uploadRaw(java.nio.ByteBuffer.wrap(blocks), type, shape);

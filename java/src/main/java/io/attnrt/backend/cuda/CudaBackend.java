@@ -135,6 +135,10 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     private CudaTensor raw(DType dtype, int... shape) {
+        if (dtype.isQuantized()) { // weightDType maps them to the activation dtype, so model loading decodes them
+            throw new IllegalArgumentException("the cuda backend has no " + dtype + " kernels: upload such weights "
+                    + "decoded, as " + weightDType(dtype));
+        }
         CudaTensor probe = new CudaTensor(this, dtype, new CUdeviceptr(), shape);
         long bytes = Math.max(probe.byteSize(), 1);
         CudaTensor.Address p = new CudaTensor.Address();
