@@ -94,6 +94,29 @@ class AttnrtCliTest {
         assertTrue(o.out().contains("generated: " + expected), o.out() + "\nexpected " + expected);
     }
 
+    /** A GGUF file runs as it is: its own tokenizer turns the prompt into the byte ids of its reference. */
+    @Test
+    void runTakesAGgufFileWithItsTokenizer() throws Exception {
+        JsonNode c = new ObjectMapper().readTree(Path.of("test-data/gguf/tiny-q4_k_m.reference.json").toFile())
+                .get("cases").get(1);
+        assertEquals("Hello", c.get("text").asText());
+        Outcome o = run("run", "--model", "test-data/gguf/tiny-q4_k_m.gguf", "--prompt", "Hello", "-n", "8",
+                "--backend", "cpu");
+        assertEquals(0, o.exit(), o.err());
+        String expected = c.get("greedy").get("tokens").toString().replace(",", ", ");
+        assertTrue(o.out().contains("generated: " + expected), o.out() + "\nexpected " + expected);
+        Outcome t = run("tokenize", "--model", "test-data/gguf/tiny-q4_k_m.gguf", "--text", "Hello");
+        assertEquals(0, t.exit(), t.err());
+        assertEquals("72,101,108,108,111", t.out().trim());
+    }
+
+    @Test
+    void aFileThatIsNotGgufIsAClearError() {
+        Outcome o = run("run", "--model", "test-data/tiny-llama/config.json", "-n", "2", "--backend", "cpu");
+        assertEquals(2, o.exit());
+        assertTrue(o.err().contains("is a file but not a GGUF file"), o.err());
+    }
+
     @Test
     void cudaBackendAnswersWithAClearError() {
         Outcome o = run("run", "--backend", "cuda");
