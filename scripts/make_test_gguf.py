@@ -7,7 +7,7 @@ reader and dequantizers are tested against an independent implementation.
 
     python3 scripts/make_test_gguf.py                      # writes test-data/gguf/
     python3 scripts/make_test_gguf.py --out DIR            # somewhere else
-    python3 scripts/make_test_gguf.py --bench q4_k_m --out /tmp/bench-q4_k_m.gguf
+    python3 scripts/make_test_gguf.py --bench q4_k_m --out bench-q4_k_m.gguf
                                                            # a larger random model for benchmarks
                                                            # (q8_0 | q4_k | q4_k_m; no reference)
 
