@@ -40,8 +40,8 @@ public final class Quant {
             switch (type) {
                 case Q8_0 -> q8_0(src, p, dst, o);
                 case Q4_0 -> q4_0(src, p, dst, o);
-                case Q4_K -> q4_k(src, p, dst, o);
-                case Q5_K -> q5_k(src, p, dst, o);
+                case Q4_K -> qk(src, p, dst, o, false);
+                case Q5_K -> qk(src, p, dst, o, true);
                 case Q6_K -> q6_k(src, p, dst, o);
                 default -> throw new IllegalArgumentException(type + " is not a quantized type");
             }
@@ -82,7 +82,8 @@ public final class Quant {
         return n;
     }
 
-    static float half(byte[] s, int p) {
+    /** The IEEE half at byte p (little-endian) as float. */
+    public static float half(byte[] s, int p) {
         return HalfFloats.f16ToFloat((short) ((s[p] & 0xFF) | (s[p + 1] << 8)));
     }
 
@@ -103,7 +104,7 @@ public final class Quant {
     }
 
     /** ggml's get_scale_min_k4: the 6-bit scale (low 8 bits of the result) and min (next 8) of sub-block j. */
-    static int scaleMin(byte[] s, int scales, int j) {
+    public static int scaleMin(byte[] s, int scales, int j) {
         int sc;
         int m;
         if (j < 4) {
@@ -116,32 +117,13 @@ public final class Quant {
         return sc | (m << 8);
     }
 
-    private static void q4_k(byte[] s, int p, float[] y, int o) {
-        float d = half(s, p);
-        float min = half(s, p + 2);
-        int scales = p + 4;
-        int q = p + 16;
-        for (int j = 0; j < 4; j++) {
-            int sm1 = scaleMin(s, scales, 2 * j);
-            int sm2 = scaleMin(s, scales, 2 * j + 1);
-            float d1 = d * (sm1 & 0xFF);
-            float m1 = min * (sm1 >> 8);
-            float d2 = d * (sm2 & 0xFF);
-            float m2 = min * (sm2 >> 8);
-            for (int l = 0; l < 32; l++) {
-                int b = s[q + 32 * j + l] & 0xFF;
-                y[o + 64 * j + l] = d1 * (b & 0xF) - m1;
-                y[o + 64 * j + 32 + l] = d2 * (b >> 4) - m2;
-            }
-        }
-    }
-
-    private static void q5_k(byte[] s, int p, float[] y, int o) {
+    /** Q4_K, or Q5_K when {@code fifth}: the same scales and mins, Q5_K adds bit (2j or 2j+1) of qh[l] as 16. */
+    private static void qk(byte[] s, int p, float[] y, int o, boolean fifth) {
         float d = half(s, p);
         float min = half(s, p + 2);
         int scales = p + 4;
         int qh = p + 16;
-        int ql = p + 48;
+        int ql = fifth ? p + 48 : p + 16;
         for (int j = 0; j < 4; j++) {
             int sm1 = scaleMin(s, scales, 2 * j);
             int sm2 = scaleMin(s, scales, 2 * j + 1);
@@ -153,7 +135,7 @@ public final class Quant {
             int u2 = 2 << (2 * j);
             for (int l = 0; l < 32; l++) {
                 int b = s[ql + 32 * j + l] & 0xFF;
-                int h = s[qh + l] & 0xFF;
+                int h = fifth ? s[qh + l] & 0xFF : 0;
                 y[o + 64 * j + l] = d1 * ((b & 0xF) + ((h & u1) != 0 ? 16 : 0)) - m1;
                 y[o + 64 * j + 32 + l] = d2 * ((b >> 4) + ((h & u2) != 0 ? 16 : 0)) - m2;
             }

@@ -1,7 +1,9 @@
 package io.attnrt.backend.cpu;
 
+import static io.attnrt.tensor.Quant.half;
+import static io.attnrt.tensor.Quant.scaleMin;
+
 import io.attnrt.tensor.DType;
-import io.attnrt.tensor.HalfFloats;
 import io.attnrt.tensor.Quant;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -52,10 +54,6 @@ final class QuantSimd {
         return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
     }
 
-    private static float half(byte[] s, int p) {
-        return HalfFloats.f16ToFloat((short) ((s[p] & 0xFF) | (s[p + 1] << 8)));
-    }
-
     private static void q8_0(byte[] s, int p, float[] y, int o) {
         float d = half(s, p);
         for (int i = 0; i < 32; i += L) {
@@ -99,15 +97,6 @@ final class QuantSimd {
                 widen(hi).mul(d2).sub(m2).intoArray(y, o + 64 * j + 32 + l);
             }
         }
-    }
-
-    private static int scaleMin(byte[] s, int scales, int j) {
-        if (j < 4) {
-            return (s[scales + j] & 63) | ((s[scales + j + 4] & 63) << 8);
-        }
-        int sc = (s[scales + j + 4] & 0xF) | (((s[scales + j - 4] & 0xFF) >> 6) << 4);
-        int m = ((s[scales + j + 4] & 0xFF) >> 4) | (((s[scales + j] & 0xFF) >> 6) << 4);
-        return sc | (m << 8);
     }
 
     /**
