@@ -717,6 +717,90 @@ def convert_tiny_llama(root, out):
         assert np.allclose(got, np.array(case["logits"]), rtol=0, atol=1e-9), "tiny-llama reference mismatch"
 
 
+QWEN_EXTRA_NAMES = {
+    "self_attn.q_proj.bias": "attn_q.bias",
+    "self_attn.k_proj.bias": "attn_k.bias",
+    "self_attn.v_proj.bias": "attn_v.bias",
+    "self_attn.q_norm.weight": "attn_q_norm.weight",
+    "self_attn.k_norm.weight": "attn_k_norm.weight",
+}
+
+
+def read_safetensors_bf16_bits(path):
+    """name -> (shape, raw little-endian BF16 bytes) of a BF16 safetensors file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for k, info in header.items():
+        if k == "__metadata__":
+            continue
+        assert info["dtype"] == "BF16", info
+        a, b = info["data_offsets"]
+        out[k] = (info["shape"], raw[8 + n + a:8 + n + b])
+    return out
+
+
+def convert_tiny_qwen(root, out, family):
+    """test-data/tiny-<family> (BF16, Qwen2 biases or Qwen3 q/k norms) -> tiny-<family>-bf16.gguf with the
+    very same values (matrices as BF16 bits, 1-D tensors widened exactly to F32) and no permutation
+    (llama.cpp runs qwen2/qwen3 with NeoX rotate-half RoPE), so ../tiny-<family>/reference.json is its
+    reference. llama.cpp's qwen2 loader takes head_dim = hidden / heads, which tiny-qwen2 (64 ≠ 128 / 4)
+    is not, so only attnrt runs that one."""
+    src = os.path.join(root, "tiny-" + family)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    w = read_safetensors_bf16_bits(os.path.join(src, "model.safetensors"))
+    names = dict(HF_TO_GGUF, **QWEN_EXTRA_NAMES)
+    order = ["model.embed_tokens.weight"]
+    for i in range(cfg["num_hidden_layers"]):
+        order += [f"model.layers.{i}.{k}" for k in names if f"model.layers.{i}.{k}" in w]
+    order += ["model.norm.weight", "lm_head.weight"]
+    assert sorted(order) == sorted(w), sorted(set(w) ^ set(order))
+    tensors = []
+    for hf in order:
+        shape, raw = w[hf]
+        if hf.startswith("model.layers."):
+            layer, rest = hf.split(".", 3)[2:]
+            gname = f"blk.{layer}.{names[rest]}"
+        else:
+            gname = gguf_name(hf)
+        if len(shape) == 1:  # norms and biases F32, as convert_hf_to_gguf writes them (ggml adds no f32+bf16)
+            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            tensors.append((gname, list(shape[::-1]), "F32", bits.astype("<u4").tobytes()))
+        else:
+            tensors.append((gname, list(shape[::-1]), "BF16", raw))
+    a = family + "."
+    v = cfg["vocab_size"]
+    kvs = [
+        ("general.architecture", GGUF_STRING, family),
+        ("general.name", GGUF_STRING, "tiny-" + family),
+        ("general.alignment", GGUF_UINT32, ALIGNMENT),
+        ("general.file_type", GGUF_UINT32, 32),  # LLAMA_FTYPE_MOSTLY_BF16
+        (a + "context_length", GGUF_UINT32, cfg["max_position_embeddings"]),
+        (a + "embedding_length", GGUF_UINT32, cfg["hidden_size"]),
+        (a + "block_count", GGUF_UINT32, cfg["num_hidden_layers"]),
+        (a + "feed_forward_length", GGUF_UINT32, cfg["intermediate_size"]),
+        (a + "attention.head_count", GGUF_UINT32, cfg["num_attention_heads"]),
+        (a + "attention.head_count_kv", GGUF_UINT32, cfg["num_key_value_heads"]),
+        (a + "attention.key_length", GGUF_UINT32, cfg["head_dim"]),
+        (a + "attention.value_length", GGUF_UINT32, cfg["head_dim"]),
+        (a + "attention.layer_norm_rms_epsilon", GGUF_FLOAT32, cfg["rms_norm_eps"]),
+        (a + "rope.freq_base", GGUF_FLOAT32, cfg["rope_theta"]),
+        ("tokenizer.ggml.model", GGUF_STRING, "llama"),
+        ("tokenizer.ggml.tokens", GGUF_ARRAY, (GGUF_STRING, [f"<0x{i:02X}>" for i in range(v)])),
+        ("tokenizer.ggml.scores", GGUF_ARRAY, (GGUF_FLOAT32, [0.0] * v)),
+        ("tokenizer.ggml.token_type", GGUF_ARRAY, (GGUF_INT32, [6] * v)),
+        ("tokenizer.ggml.bos_token_id", GGUF_UINT32, 1),
+        ("tokenizer.ggml.eos_token_id", GGUF_UINT32, 2),
+        ("tokenizer.ggml.add_bos_token", GGUF_BOOL, False),
+        ("tokenizer.ggml.add_space_prefix", GGUF_BOOL, False),
+    ]
+    with open(os.path.join(out, f"tiny-{family}-bf16.gguf"), "wb") as f:
+        f.write(gguf_bytes(kvs, tensors))
+
+
 # ------------------------------------------------------------------------------------------ self-checks
 
 def rope_adjacent(x, positions, theta):
@@ -967,6 +1051,8 @@ def main():
     s = write_family(out, [("tiny-q8_0-tied", "Q8_0")], tiny_cfg(True), 20240702, 3.0, embed_scale=0.15)
     print(f"tied tiny model: seed {s}")
     convert_tiny_llama(root, out)
+    convert_tiny_qwen(root, out, "qwen2")
+    convert_tiny_qwen(root, out, "qwen3")
     write_blocks(out)
     total = 0
     for f in sorted(os.listdir(out)):

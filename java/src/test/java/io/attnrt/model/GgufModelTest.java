@@ -82,6 +82,35 @@ class GgufModelTest {
         }
     }
 
+    /**
+     * qwen2 (q/k/v biases) and qwen3 (per-head q/k norms, head_dim ≠ hidden/heads) GGUF copies of the BF16
+     * test models, with NeoX rotate-half RoPE as llama.cpp runs those architectures: the same reference.json
+     * within the same 1e-4.
+     */
+    @Test
+    void qwen2AndQwen3GgufFilesMatchTheirSafetensorsReferences() {
+        for (String family : List.of("qwen2", "qwen3")) {
+            Path dir = Path.of("test-data", "tiny-" + family);
+            for (Supplier<Backend> backend : TestModels.backends()) {
+                try (Backend be = backend.get();
+                     TestModels.Loaded m = TestModels.loadGguf(DIR.resolve("tiny-" + family + "-bf16.gguf"), be)) {
+                    assertEquals(RopeStyle.ROTATE_HALF, m.config().ropeStyle(), family);
+                    assertEquals(family.equals("qwen2"), m.config().qkvBias(), family + " biases");
+                    assertEquals(family.equals("qwen3"), m.config().qkNorm(), family + " q/k norms");
+                    assertEquals(DType.BF16, m.weights().layer(0).wq().dtype());
+                    for (TestModels.Case c : TestModels.cases(dir)) {
+                        float[][] got = LlamaModelTest.allLogits(m, c.prompt());
+                        for (int pos = 0; pos < got.length; pos++) {
+                            double err = LlamaModelTest.maxAbsDiff(c.logits()[pos], got[pos]);
+                            assertTrue(err <= LlamaModelTest.LOGIT_TOLERANCE, be.description() + " " + family + " '"
+                                    + c.text() + "' position " + pos + ": " + err);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** The same weights as safetensors and as GGUF (q/k permuted, adjacent-pair RoPE) give the same logits. */
     @Test
     void ggufAndSafetensorsCopiesOfTheSameWeightsGiveTheSameLogits() {
