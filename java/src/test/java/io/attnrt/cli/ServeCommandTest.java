@@ -70,6 +70,39 @@ class ServeCommandTest {
         }
     }
 
+    /** A GGUF file serves with its own tokenizer; it has no chat template, so completions only. */
+    @Test
+    void aGgufFileServesCompletions() throws Exception {
+        CommandLine cl = AttnrtCli.commandLine();
+        StringWriter out = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err, true));
+        ServeCommand serve = cl.getSubcommands().get("serve").getCommand();
+        int[] exit = {-1};
+        Thread t = new Thread(() -> exit[0] = cl.execute("serve", "--port", "0", "--backend", "cpu", "--model",
+                "test-data/gguf/tiny-q4_k_m.gguf"));
+        t.start();
+        for (int i = 0; i < 3000 && serve.boundPort < 0 && t.isAlive(); i++) {
+            Thread.sleep(10);
+        }
+        assertTrue(serve.boundPort > 0, "the server did not start: " + out + err);
+        try {
+            assertTrue(out.toString().contains("serving tiny-q4_k_m.gguf") && out.toString().contains("completions only"),
+                    out.toString());
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                    "http://127.0.0.1:" + serve.boundPort + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"prompt\": \"Hello\", \"max_tokens\": 8, \"temperature\": 0}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().contains("\"prompt_tokens\":5") && r.body().contains("\"completion_tokens\":8"), r.body());
+        } finally {
+            serve.stop();
+            t.join(30_000);
+        }
+        assertEquals(0, exit[0]);
+    }
+
     @Test
     void aBadSizeIsNamed() {
         assertEquals(512L << 20, ServeCommand.parseSize("512MiB"));
