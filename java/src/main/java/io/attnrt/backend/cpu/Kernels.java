@@ -56,8 +56,10 @@ interface Kernels {
     /**
      * {@code Σ_i w[i]·x[xOff + i]} over {@code n} elements of a quantized row at byte {@code at}, for a type
      * {@link #fusesQuantizedDot} accepts (the others: decode the row, then {@link #linearF32}).
+     * {@code xSums[s]} is the sum of x over elements [32s, 32s + 32): shared by every row, it lets the
+     * formats with per-sub-block minimums (Q4_K) apply them once per sub-block.
      */
-    float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n);
+    float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n, float[] xSums);
 
     /** Sum of {@code a[from, to)} (the streaming-read probe of {@link MemoryBandwidth}). */
     double sum(float[] a, int from, int to);

@@ -33,6 +33,8 @@ final class Linear {
     private final Kernels k;
     private final WorkerPool pool;
     private final Scratch[] scratch;
+    /** Per-call sums of the activation's 32-element sub-blocks; calls are serialised by the backend's lock. */
+    private float[] xSums = new float[0];
 
     Linear(Kernels k, WorkerPool pool, Scratch[] scratch) {
         this.k = k;
@@ -108,11 +110,12 @@ final class Linear {
         byte[] wb = w.blocks();
         int rowBytes = (int) dt.bytesFor(in);
         boolean fused = n == 1 && k.fusesQuantizedDot(dt);
+        float[] sums = fused ? subBlockSums(x, in) : null;
         pool.parallelFor(tasks, (task, worker) -> {
             int r1 = Math.min(outF, (task + 1) * rowsPerChunk);
             if (fused) { // one token: each weight is used once, so decode it in registers, straight into the FMA
                 for (int r = task * rowsPerChunk; r < r1; r++) {
-                    float dot = k.dotQuantized(dt, wb, r * rowBytes, x, 0, in);
+                    float dot = k.dotQuantized(dt, wb, r * rowBytes, x, 0, in, sums);
                     out[r] = accumulate ? out[r] + dot : dot;
                 }
                 return;
@@ -126,6 +129,21 @@ final class Linear {
                 }
             }
         });
+    }
+
+    /** Sums of x over each 32 elements, reused by every row of a quantized GEMV (in is whole 32-blocks). */
+    private float[] subBlockSums(float[] x, int in) {
+        if (xSums.length < in / 32) {
+            xSums = new float[in / 32];
+        }
+        for (int s = 0; s < in / 32; s++) {
+            float sum = 0;
+            for (int i = 32 * s; i < 32 * s + 32; i++) {
+                sum += x[i];
+            }
+            xSums[s] = sum;
+        }
+        return xSums;
     }
 
     private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {

@@ -139,10 +139,10 @@ final class QuantSimd {
      * single token's GEMV needs (every weight used once). Sums per (sub-)block first, then scaled once: the
      * fp32 rounding differs from decoding first, within the linear tolerance.
      */
-    static float dot(DType type, byte[] w, int at, float[] x, int xOff, int n) {
+    static float dot(DType type, byte[] w, int at, float[] x, int xOff, int n, float[] xSums) {
         return switch (type) {
             case Q8_0 -> dotQ8_0(w, at, x, xOff, n);
-            case Q4_K -> dotQ4_K(w, at, x, xOff, n);
+            case Q4_K -> dotQ4_K(w, at, x, xOff, n, xSums);
             case Q6_K -> dotQ6_K(w, at, x, xOff, n);
             default -> throw new IllegalArgumentException("no fused dot for " + type);
         };
@@ -174,36 +174,39 @@ final class QuantSimd {
         return sum;
     }
 
-    /** Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x per sub-block of 32. */
-    private static float dotQ4_K(byte[] w, int p, float[] x, int xo, int n) {
-        FloatVector acc = FloatVector.zero(F), accB = acc, accC = acc, accD = acc;
+    /**
+     * Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x per sub-block of 32, with Σ x per sub-block given
+     * ({@code xSums}, the same for every row): only the quants go through the vector units.
+     */
+    private static float dotQ4_K(byte[] w, int p, float[] x, int xo, int n, float[] xSums) {
+        FloatVector acc = FloatVector.zero(F), accB = acc;
+        float mins = 0;
         for (int b = 0; b < n; b += 256, p += 144) {
             float d = half(w, p);
             float min = half(w, p + 2);
             int scales = p + 4;
             int q = p + 16;
+            float blockMins = 0;
             for (int j = 0; j < 4; j++) {
                 int sm1 = scaleMin(w, scales, 2 * j);
                 int sm2 = scaleMin(w, scales, 2 * j + 1);
-                FloatVector s1 = FloatVector.zero(F), s2 = s1, x1 = s1, x2 = s1;
+                FloatVector s1 = FloatVector.zero(F), s2 = s1;
                 int xa = xo + b + 64 * j;
                 for (int l = 0; l < 32; l += L) {
                     ByteVector v = ByteVector.fromArray(B, w, q + 32 * j + l);
-                    FloatVector xl = FloatVector.fromArray(F, x, xa + l);
-                    FloatVector xh = FloatVector.fromArray(F, x, xa + 32 + l);
-                    s1 = widen(v.and((byte) 0x0F)).fma(xl, s1);
-                    s2 = widen(v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F)).fma(xh, s2);
-                    x1 = x1.add(xl);
-                    x2 = x2.add(xh);
+                    s1 = widen(v.and((byte) 0x0F)).fma(FloatVector.fromArray(F, x, xa + l), s1);
+                    s2 = widen(v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F))
+                            .fma(FloatVector.fromArray(F, x, xa + 32 + l), s2);
                 }
-                // four accumulators: independent FMA chains instead of one waiting on the last
+                // two accumulators: independent FMA chains instead of one waiting on the last
                 acc = s1.fma(FloatVector.broadcast(F, d * (sm1 & 0xFF)), acc);
                 accB = s2.fma(FloatVector.broadcast(F, d * (sm2 & 0xFF)), accB);
-                accC = x1.fma(FloatVector.broadcast(F, -min * (sm1 >> 8)), accC);
-                accD = x2.fma(FloatVector.broadcast(F, -min * (sm2 >> 8)), accD);
+                int sub = (b >> 5) + 2 * j;
+                blockMins += (sm1 >> 8) * xSums[sub] + (sm2 >> 8) * xSums[sub + 1];
             }
+            mins += min * blockMins;
         }
-        return acc.add(accB).add(accC.add(accD)).reduceLanes(VectorOperators.ADD);
+        return acc.add(accB).reduceLanes(VectorOperators.ADD) - mins;
     }
 
     /**

@@ -107,7 +107,8 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n) {
+    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n,
+                              float[] xSums) {
         throw new UnsupportedOperationException("the scalar kernels decode quantized rows into scratch");
     }
 

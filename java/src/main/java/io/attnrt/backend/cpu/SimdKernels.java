@@ -257,8 +257,9 @@ final class SimdKernels implements Kernels {
     }
 
     @Override
-    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n) {
-        return QuantSimd.dot(type, w, at, x, xOff, n);
+    public float dotQuantized(io.attnrt.tensor.DType type, byte[] w, int at, float[] x, int xOff, int n,
+                              float[] xSums) {
+        return QuantSimd.dot(type, w, at, x, xOff, n, xSums);
     }
 
     @Override
