@@ -18,6 +18,19 @@
 //   for the dot products, while the reference is float64 over the dequantized weights: a float64 emulation of
 //   that activation rounding matches llama.cpp to ~1e-6. So greedy runs may part where the top-2 gap is < ~0.5.
 //   llama.cpp's gguf reader rejects nested arrays (GGUF type 9 inside an array), so the test files hold none.
+// tokenize GGUF CORPUS OUT: loads GGUF vocab-only (vocabOnly: true, no tensors needed) and tokenizes every string of
+//   CORPUS (a JSON or .json.gz file: an array of strings, or an object whose "corpus" is one, as
+//   ../test-data/tokenizers/families/expected.json.gz) as llama_tokenize(add_special=true, parse_special=false)
+//   does; writes OUT (gzipped if it ends in .gz) as {"format": "attnrt-llamacpp-tokens/1", "llama_cpp", "add_special",
+//   "parse_special", "cases": [{"text", "ids"}]}. node-llama-cpp's model.tokenize(text, special) calls
+//   common_tokenize(vocab, text, add_special=false, parse_special=special), and returns [] for "" without asking
+//   llama.cpp: there is no add_special=true. For SPM vocabularies (model "llama") add_special only prepends BOS
+//   (llama_vocab_get_add_bos) and appends EOS (get_add_eos) around the same ids (llama-vocab.cpp tokenize(): the
+//   space prefix is added after BOS and without it alike), so the mode does exactly that, from the model's flags.
+//   parse_special=false: control / unknown-typed text such as "<s>" is tokenized as plain text (user-defined tokens
+//   still match); with a trailing argument `parse_special` it is matched (parse_special=true, as llama-server and
+//   llama-cli tokenize prompts). llama.cpp reads no llama.* key when vocab_only. The "key not found in model" /
+//   "failed to load model" lines on stderr are node-llama-cpp's memory estimate (a full load, run first), not this load.
 // bench FILE: 16-token prompt, then 128 greedy tokens timed alone; tokens/s, median of 3 runs, 2 threads, with
 //   how many cores other processes took meanwhile (a busy shared core makes llama.cpp's spinning threads crawl).
 import fs from "node:fs";
@@ -142,8 +155,40 @@ async function bench(file) {
     await m.model.dispose();
 }
 
-const [mode, arg] = process.argv.slice(2);
+async function tokenize(file, corpusPath, out, parseSpecial) {
+    const zlib = await import("node:zlib");
+    const readJson = p => JSON.parse((p.endsWith(".gz") ? zlib.gunzipSync(fs.readFileSync(p)) : fs.readFileSync(p)).toString("utf8"));
+    const corpusJson = readJson(corpusPath);
+    const corpus = Array.isArray(corpusJson) ? corpusJson : corpusJson.corpus;
+    const model = await llama.loadModel({modelPath: file, vocabOnly: true});
+    const {bos, eos, shouldPrependBosToken: addBos, shouldAppendEosToken: addEos} = model.tokens;
+    const cases = corpus.map(text => ({text, ids: [
+        ...(addBos ? [bos] : []), ...Array.from(model.tokenize(text, parseSpecial), Number), ...(addEos ? [eos] : [])]}));
+    const doc = {format: "attnrt-llamacpp-tokens/1",
+        llama_cpp: `${llama.llamaCppRelease.repo} ${llama.llamaCppRelease.release} (node-llama-cpp ${nodeLlamaCppVersion()} prebuilt CPU binary)`,
+        gguf: path.basename(file), corpus: path.basename(corpusPath), add_special: true, parse_special: parseSpecial,
+        add_bos: addBos, add_eos: addEos, cases};
+    // one case per line: reviewable diffs, still valid JSON
+    const text = "{" + Object.entries(doc).filter(([k]) => k !== "cases").map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")
+        + ", \"cases\": [\n" + cases.map(c => JSON.stringify(c)).join(",\n") + "\n]}\n";
+    fs.writeFileSync(out, out.endsWith(".gz") ? zlib.gzipSync(Buffer.from(text, "utf8"), {level: 9}) : text);
+    console.log(`${out}: ${cases.length} strings, add_bos ${addBos}, add_eos ${addEos}, parse_special ${parseSpecial}, ${doc.llama_cpp}`);
+    await model.dispose();
+}
+
+function nodeLlamaCppVersion() {
+    // its exports hide package.json: walk up from the resolved entry point
+    let dir = path.dirname(createRequire(path.join(process.cwd(), "noop.js")).resolve("node-llama-cpp"));
+    for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+        const p = path.join(dir, "package.json");
+        if (fs.existsSync(p) && JSON.parse(fs.readFileSync(p, "utf8")).name === "node-llama-cpp") return JSON.parse(fs.readFileSync(p, "utf8")).version;
+    }
+    return "?";
+}
+
+const [mode, arg, ...rest] = process.argv.slice(2);
 if (mode === "check" && arg) await check(arg);
 else if (mode === "bench" && arg) await bench(arg);
-else { console.error("usage: node llama_cpp_reference.mjs check DIR | bench FILE.gguf"); process.exit(2); }
+else if (mode === "tokenize" && arg && rest.length >= 2) await tokenize(arg, rest[0], rest[1], rest[2] === "parse_special");
+else { console.error("usage: node llama_cpp_reference.mjs check DIR | bench FILE.gguf | tokenize FILE.gguf CORPUS.json[.gz] OUT.json[.gz] [parse_special]"); process.exit(2); }
 await llama.dispose();
