@@ -21,16 +21,6 @@ final class GgmlType {
         return READ.get(id);
     }
 
-    /** The ggml type id of a dtype. */
-    static int id(DType t) {
-        for (Map.Entry<Integer, DType> e : READ.entrySet()) {
-            if (e.getValue() == t) {
-                return e.getKey();
-            }
-        }
-        throw new IllegalArgumentException("no ggml type for " + t);
-    }
-
     static String describe(int id) {
         String name = id >= 0 && id < NAMES.length ? NAMES[id] : null;
         return name == null ? "unknown ggml type id " + Integer.toUnsignedString(id) : "type " + name + " (id " + id + ")";

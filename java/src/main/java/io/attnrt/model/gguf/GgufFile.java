@@ -12,7 +12,6 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -73,7 +72,7 @@ public final class GgufFile implements AutoCloseable {
 
     /** Whether {@code file} is a regular file that starts with the GGUF magic. */
     public static boolean isGguf(Path file) {
-        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(file)) {
+        if (!Files.isRegularFile(file)) {
             return false;
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -135,7 +134,6 @@ public final class GgufFile implements AutoCloseable {
             }
             alignment = (int) (long) l;
         }
-        List<String[]> pending = new ArrayList<>();
         Map<String, long[]> raw = new LinkedHashMap<>();
         for (long i = 0; i < tensorCount; i++) {
             String name = in.string("name of tensor " + i, MAX_KEY);
@@ -158,7 +156,6 @@ public final class GgufFile implements AutoCloseable {
             rec[(int) nDims] = in.u32(what + " type");
             rec[(int) nDims + 1] = in.u64(what + " offset");
             raw.put(name, rec);
-            pending.add(new String[] {name});
         }
         long headerEnd = in.position();
         long dataStart = (headerEnd + alignment - 1) / alignment * alignment;
