@@ -400,6 +400,8 @@ public final class OpSuite {
         b.add(Q, linearQuantized(1, 768, 67, DType.Q4_K, true)); // one token: the fused SIMD dot products
         b.add(S, linearQuantized(1, 1024, 33, DType.Q8_0, true));
         b.add(S, linearQuantized(1, 768, 33, DType.Q6_K, true));
+        b.add(S, linearQuantized(1, 288, 67, DType.Q4_0, true));
+        b.add(S, linearQuantized(1, 768, 40, DType.Q5_K, true));
         b.add(S, linearQuantized(33, 512, 67, DType.Q5_K, true));
         b.add(S, linearQuantized(17, 256, 67, DType.Q6_K, true));
         b.add(S, linearQuantized(64, 768, 33, DType.Q6_K, false));

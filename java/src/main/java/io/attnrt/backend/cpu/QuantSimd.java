@@ -130,7 +130,8 @@ final class QuantSimd {
 
     /** Whether {@link #dot} has a fused kernel for {@code type}; the others decode a row into scratch first. */
     static boolean fusedDot(DType type) {
-        return type == DType.Q8_0 || type == DType.Q4_K || type == DType.Q6_K;
+        return type == DType.Q8_0 || type == DType.Q4_0 || type == DType.Q4_K || type == DType.Q5_K
+                || type == DType.Q6_K;
     }
 
     /**
@@ -142,7 +143,9 @@ final class QuantSimd {
     static float dot(DType type, byte[] w, int at, float[] x, int xOff, int n, float[] xSums) {
         return switch (type) {
             case Q8_0 -> dotQ8_0(w, at, x, xOff, n);
-            case Q4_K -> dotQ4_K(w, at, x, xOff, n, xSums);
+            case Q4_0 -> dotQ4_0(w, at, x, xOff, n, xSums);
+            case Q4_K -> dotQK(w, at, x, xOff, n, xSums, false);
+            case Q5_K -> dotQK(w, at, x, xOff, n, xSums, true);
             case Q6_K -> dotQ6_K(w, at, x, xOff, n);
             default -> throw new IllegalArgumentException("no fused dot for " + type);
         };
@@ -174,18 +177,41 @@ final class QuantSimd {
         return sum;
     }
 
+    /** Q4_0: Σ d·(q − 8)·x = d·(Σ q·x − 8·Σ x) per block, Σ x from {@code xSums}. */
+    private static float dotQ4_0(byte[] w, int p, float[] x, int xo, int n, float[] xSums) {
+        FloatVector acc = FloatVector.zero(F), accB = acc;
+        float offsets = 0;
+        for (int b = 0; b < n; b += 32, p += 18) {
+            float d = half(w, p);
+            FloatVector s1 = FloatVector.zero(F), s2 = s1;
+            for (int i = 0; i < 16; i += L) {
+                ByteVector v = ByteVector.fromArray(B, w, p + 2 + i);
+                s1 = widen(v.and((byte) 0x0F)).fma(FloatVector.fromArray(F, x, xo + b + i), s1);
+                s2 = widen(v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F))
+                        .fma(FloatVector.fromArray(F, x, xo + b + 16 + i), s2);
+            }
+            acc = s1.fma(FloatVector.broadcast(F, d), acc);
+            accB = s2.fma(FloatVector.broadcast(F, d), accB);
+            offsets += 8 * d * xSums[b >> 5];
+        }
+        return acc.add(accB).reduceLanes(VectorOperators.ADD) - offsets;
+    }
+
     /**
-     * Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x per sub-block of 32, with Σ x per sub-block given
-     * ({@code xSums}, the same for every row): only the quants go through the vector units.
+     * Q4_K (or Q5_K when {@code fifth}): Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x per sub-block of 32,
+     * with Σ x per sub-block given ({@code xSums}, the same for every row): only the quants go through the
+     * vector units.
      */
-    private static float dotQ4_K(byte[] w, int p, float[] x, int xo, int n, float[] xSums) {
+    private static float dotQK(byte[] w, int p, float[] x, int xo, int n, float[] xSums, boolean fifth) {
         FloatVector acc = FloatVector.zero(F), accB = acc;
         float mins = 0;
-        for (int b = 0; b < n; b += 256, p += 144) {
+        int blockBytes = fifth ? 176 : 144;
+        for (int b = 0; b < n; b += 256, p += blockBytes) {
             float d = half(w, p);
             float min = half(w, p + 2);
             int scales = p + 4;
-            int q = p + 16;
+            int qh = p + 16;
+            int q = fifth ? p + 48 : p + 16;
             float blockMins = 0;
             for (int j = 0; j < 4; j++) {
                 int sm1 = scaleMin(w, scales, 2 * j);
@@ -194,9 +220,16 @@ final class QuantSimd {
                 int xa = xo + b + 64 * j;
                 for (int l = 0; l < 32; l += L) {
                     ByteVector v = ByteVector.fromArray(B, w, q + 32 * j + l);
-                    s1 = widen(v.and((byte) 0x0F)).fma(FloatVector.fromArray(F, x, xa + l), s1);
-                    s2 = widen(v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F))
-                            .fma(FloatVector.fromArray(F, x, xa + 32 + l), s2);
+                    ByteVector lo = v.and((byte) 0x0F);
+                    ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
+                    if (fifth) { // Q5_K: bit 2j (low half) and 2j+1 (high half) of qh[l] add 16
+                        ByteVector h = ByteVector.fromArray(B, w, qh + l);
+                        lo = lo.or(h.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                        hi = hi.or(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and((byte) 1)
+                                .lanewise(VectorOperators.LSHL, 4));
+                    }
+                    s1 = widen(lo).fma(FloatVector.fromArray(F, x, xa + l), s1);
+                    s2 = widen(hi).fma(FloatVector.fromArray(F, x, xa + 32 + l), s2);
                 }
                 // two accumulators: independent FMA chains instead of one waiting on the last
                 acc = s1.fma(FloatVector.broadcast(F, d * (sm1 & 0xFF)), acc);
