@@ -182,6 +182,28 @@ class GgufFileTest {
         }
     }
 
+    /** Llama 3 scaling arrives as rope_freqs.weight divisors; attnrt finds the parameters that give them. */
+    @Test
+    void llama3RopeScalingIsRecoveredFromRopeFreqs() throws IOException {
+        int half = 8; // head_dim 16
+        io.attnrt.backend.RopeScaling s = io.attnrt.backend.RopeScaling.llama3(32, 1, 4, 8192);
+        java.nio.ByteBuffer divisors = java.nio.ByteBuffer.allocate(4 * half).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < half; i++) {
+            double inv = Math.pow(500000, -2.0 * i / 16);
+            divisors.putFloat((float) (inv / s.apply(inv)));
+        }
+        Path f = write(GgufTestWriter.tinyLlama().without("llama.rope.freq_base").f32("llama.rope.freq_base", 500000f)
+                .tensor("rope_freqs.weight", 0, new long[] {half}, divisors.array()).bytes());
+        try (GgufModel g = GgufModel.open(f)) {
+            assertEquals(s, g.config().ropeScaling());
+            assertTrue(!g.names().contains("rope_freqs.weight"), "a config input, not a weight");
+        }
+        byte[] other = divisors.array().clone();
+        other[5] ^= 0x40; // one divisor off: no published parameters give these
+        refused(GgufTestWriter.tinyLlama().tensor("rope_freqs.weight", 0, new long[] {half}, other).bytes(),
+                "match no Llama 3 rope scaling");
+    }
+
     /** tinyLlama with one key's entry replaced by what {@code edit} appends (or dropped). */
     private static byte[] replace(String key, java.util.function.UnaryOperator<GgufTestWriter> edit) {
         return edit.apply(GgufTestWriter.tinyLlama().without(key)).bytes();
