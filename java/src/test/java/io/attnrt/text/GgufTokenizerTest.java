@@ -328,7 +328,7 @@ class GgufTokenizerTest {
     }
 
     /** A small SentencePiece vocabulary: cheap to break one key at a time. */
-    private static Map<String, Object> tiny() {
+    static Map<String, Object> tiny() {
         List<String> tokens = new ArrayList<>(List.of("<unk>", "<s>", "</s>"));
         List<Long> types = new ArrayList<>(List.of(2L, 3L, 3L));
         List<Double> scores = new ArrayList<>(List.of(0.0, 0.0, 0.0));
@@ -456,7 +456,7 @@ class GgufTokenizerTest {
     }
 
     /** The 256 byte-level characters and one merge. */
-    private static Map<String, Object> byteLevelTiny() {
+    static Map<String, Object> byteLevelTiny() {
         List<String> tokens = new ArrayList<>();
         for (int b = 0; b < 256; b++) {
             tokens.add(byteChar(b));
