@@ -256,8 +256,10 @@ public final class GgufTokenizer {
         }
     }
 
+    /** The names llama.cpp's llama-vocab.cpp maps to its Llama 3 pre-tokenizer (for the architectures attnrt runs). */
     static boolean isLlama3(String pre) {
-        return pre.equals("llama-bpe") || pre.equals("llama3") || pre.equals("llama-v3");
+        return pre.equals("llama-bpe") || pre.equals("llama3") || pre.equals("llama-v3") || pre.equals("falcon3")
+                || pre.equals("pixtral");
     }
 
     /** Control, unknown and user-defined tokens: matched in the raw text before the model, as llama.cpp does. */
@@ -378,11 +380,13 @@ public final class GgufTokenizer {
                 }
                 byteLevelPre(seq.addObject(), false);
             }
-            case "qwen2" -> splitThenBytes(preTok, QWEN2_SPLIT);
+            // DeepSeek-R1's Qwen distills (architecture qwen2) name their pre-tokenizer apart; llama.cpp maps it to qwen2's
+            case "qwen2", "deepseek-r1-qwen" -> splitThenBytes(preTok, QWEN2_SPLIT);
             default -> {
                 if (!isLlama3(pre)) {
                     throw new IllegalArgumentException(label + ": " + PRE + " " + quote(pre) + " is not a "
-                            + "pre-tokenizer attnrt knows (default, gpt-2, llama-bpe, qwen2)");
+                            + "pre-tokenizer attnrt knows (default, gpt-2, llama-bpe/llama3/llama-v3/falcon3/pixtral, "
+                            + "qwen2/deepseek-r1-qwen)");
                 }
                 splitThenBytes(preTok, LLAMA3_SPLIT);
                 ignoreMerges = true; // llama.cpp (and Llama 3's tokenizer.json) take a whole-word piece as is
