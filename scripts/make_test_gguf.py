@@ -609,24 +609,13 @@ def reference(name, cfg, w, seed, weight_type, types):
     """make_test_model's reference format; None when a greedy step is a near tie or degenerate."""
     cases = []
     for text in PROMPTS:
-        prompt = list(text.encode("utf-8"))
-        logits = m.forward(cfg, w, prompt)
-        tokens, step_logits, margins = m.greedy(cfg, w, prompt, NEW_TOKENS)
-        if len(set(tokens)) < 4 or min(margins) < max(GREEDY_MARGIN, m.MIN_GREEDY_MARGIN):
+        case = m.reference_case(cfg, w, text, NEW_TOKENS)
+        g = case["greedy"]
+        if len(set(g["tokens"])) < 4 or g["min_top2_margin"] < max(GREEDY_MARGIN, m.MIN_GREEDY_MARGIN):
             return None
-        if np.abs(logits).max() < 1.0:
+        if m.case_max_abs_logit(case) < 1.0:
             return None
-        cases.append({
-            "text": text,
-            "prompt": prompt,
-            "logits": logits.tolist(),
-            "greedy": {
-                "new_tokens": NEW_TOKENS,
-                "tokens": tokens,
-                "step_logits": [row.tolist() for row in step_logits],
-                "min_top2_margin": min(margins),
-            },
-        })
+        cases.append(case)
     return {
         "format": "attnrt-reference/1",
         "model": name,

@@ -249,29 +249,40 @@ def greedy(cfg, w, prompt, n):
     return tokens, step_logits, margins
 
 
+def reference_case(cfg, w, text, new_tokens):
+    """One case of reference.json for a byte-level prompt: its logits and greedy continuation."""
+    prompt = list(text.encode("utf-8"))
+    logits = forward(cfg, w, prompt)
+    tokens, step_logits, margins = greedy(cfg, w, prompt, new_tokens)
+    return {
+        "text": text,
+        "prompt": prompt,
+        "logits": logits.tolist(),
+        "greedy": {
+            "new_tokens": new_tokens,
+            "tokens": tokens,
+            "step_logits": [row.tolist() for row in step_logits],
+            "min_top2_margin": min(margins),
+        },
+    }
+
+
+def case_max_abs_logit(case):
+    return max(abs(v) for row in case["logits"] for v in row)
+
+
 def build_reference(name, cfg, w, weight_dtype, seed):
     cases = []
     for text in PROMPTS:
-        prompt = list(text.encode("utf-8"))
-        logits = forward(cfg, w, prompt)
-        tokens, step_logits, margins = greedy(cfg, w, prompt, NEW_TOKENS)
+        case = reference_case(cfg, w, text, NEW_TOKENS)
+        tokens, margin = case["greedy"]["tokens"], case["greedy"]["min_top2_margin"]
         if len(set(tokens)) < 4:
             raise SystemExit(f"{name}: greedy continuation of {text!r} is degenerate: {tokens}")
-        if min(margins) < MIN_GREEDY_MARGIN:
-            raise SystemExit(f"{name}: greedy step of {text!r} has a near tie (margin {min(margins):.2e})")
-        if np.abs(logits).max() < 1.0:
+        if margin < MIN_GREEDY_MARGIN:
+            raise SystemExit(f"{name}: greedy step of {text!r} has a near tie (margin {margin:.2e})")
+        if case_max_abs_logit(case) < 1.0:
             raise SystemExit(f"{name}: logits of {text!r} are all near zero")
-        cases.append({
-            "text": text,
-            "prompt": prompt,
-            "logits": logits.tolist(),
-            "greedy": {
-                "new_tokens": NEW_TOKENS,
-                "tokens": tokens,
-                "step_logits": [row.tolist() for row in step_logits],
-                "min_top2_margin": min(margins),
-            },
-        })
+        cases.append(case)
     return {
         "format": "attnrt-reference/1",
         "model": name,

@@ -254,19 +254,14 @@ public final class LlamaWeights implements AutoCloseable {
         int at = 0;
         for (TensorInfo i : parts) {
             ByteBuffer le = files.data(i.name()).duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            long nonFinite = 0;
             if (i.dtype().isQuantized()) { // a backend without quantized kernels gets the decoded values
                 int count = (int) i.numel();
+                warnIfNonFinite(i, NonFinite.count(le, i.dtype()));
                 io.attnrt.tensor.Quant.dequantize(i.dtype(), le, le.position(), values, at, count);
-                for (int k = at; k < at + count; k++) {
-                    if (!Float.isFinite(values[k])) {
-                        nonFinite++;
-                    }
-                }
                 at += count;
-                warnIfNonFinite(i, nonFinite);
                 continue;
             }
+            long nonFinite = 0;
             while (le.hasRemaining()) {
                 float v = switch (i.dtype()) {
                     case F32 -> le.getFloat();

@@ -13,9 +13,10 @@ import java.nio.file.Path;
 
 /**
  * Reading the small JSON files of a model directory, and quoting their contents in errors. A model directory
- * is downloaded from anywhere, so every file in it may be huge, endless, not a file at all, or not text.
+ * or GGUF file is downloaded from anywhere, so every file in it may be huge, endless, not a file at all, or not
+ * text. {@link #clip(String)} is public for the GGUF reader's errors.
  */
-final class UntrustedInput {
+public final class UntrustedInput {
     /** Characters of an untrusted string an error message repeats; the rest is elided. */
     static final int MAX_QUOTED = 64;
 
@@ -23,7 +24,7 @@ final class UntrustedInput {
     }
 
     /** {@code s} as an error message may quote it: at most {@link #MAX_QUOTED} characters, then "…". */
-    static String clip(String s) {
+    public static String clip(String s) {
         return clip(s, MAX_QUOTED);
     }
 

@@ -2,6 +2,7 @@ package io.attnrt.model.gguf;
 
 import io.attnrt.model.ModelFormatException;
 import io.attnrt.model.TensorInfo;
+import io.attnrt.model.UntrustedInput;
 import io.attnrt.tensor.DType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -121,16 +122,17 @@ public final class GgufFile implements AutoCloseable {
         for (long i = 0; i < kvCount; i++) {
             String key = in.string("key of metadata entry " + i, MAX_KEY);
             if (md.containsKey(key)) {
-                throw in.error("metadata key '" + clip(key) + "'", "appears twice");
+                throw in.error("metadata key '" + UntrustedInput.clip(key) + "'", "appears twice");
             }
-            int type = (int) in.u32("value type of '" + clip(key) + "'");
+            int type = (int) in.u32("value type of '" + UntrustedInput.clip(key) + "'");
             md.put(key, in.value(key, type, 0));
         }
         int alignment = DEFAULT_ALIGNMENT;
         Object a = md.get("general.alignment");
         if (a != null) {
             if (!(a instanceof Long l) || l <= 0 || l > 1 << 20 || Long.bitCount(l) != 1) {
-                throw in.error("general.alignment", "must be a power of two up to 2^20, got " + clip(String.valueOf(a)));
+                throw in.error("general.alignment", "must be a power of two up to 2^20, got "
+                        + UntrustedInput.clip(String.valueOf(a)));
             }
             alignment = (int) (long) l;
         }
@@ -138,9 +140,9 @@ public final class GgufFile implements AutoCloseable {
         for (long i = 0; i < tensorCount; i++) {
             String name = in.string("name of tensor " + i, MAX_KEY);
             if (raw.containsKey(name)) {
-                throw in.error("tensor '" + clip(name) + "'", "appears twice");
+                throw in.error("tensor '" + UntrustedInput.clip(name) + "'", "appears twice");
             }
-            String what = "tensor '" + clip(name) + "'";
+            String what = "tensor '" + UntrustedInput.clip(name) + "'";
             long nDims = in.u32(what + " n_dims");
             if (nDims < 1 || nDims > MAX_DIMS) {
                 throw in.error(what, "has " + nDims + " dimensions (1 to " + MAX_DIMS + " allowed)");
@@ -176,7 +178,7 @@ public final class GgufFile implements AutoCloseable {
 
     private static Entry entry(Path file, String name, long[] rec, int alignment, long dataBytes) {
         int nDims = rec.length - 2;
-        String what = file + ": tensor '" + clip(name) + "'";
+        String what = file + ": tensor '" + UntrustedInput.clip(name) + "'";
         int typeId = (int) rec[nDims];
         DType dtype = GgmlType.dtype(typeId);
         if (dtype == null) {
@@ -271,11 +273,6 @@ public final class GgufFile implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot close " + path + ": " + e.getMessage(), e);
         }
-    }
-
-    /** An untrusted string cut to a length fit for an error message. */
-    static String clip(String s) {
-        return s.length() <= 64 ? s : s.substring(0, 64) + "…(" + s.length() + " chars)";
     }
 
     private static void closeQuietly(FileChannel channel, Throwable primary) {
@@ -375,7 +372,7 @@ public final class GgufFile implements AutoCloseable {
         }
 
         Object value(String key, int type, int depth) throws IOException {
-            String field = "metadata '" + clip(key) + "'";
+            String field = "metadata '" + UntrustedInput.clip(key) + "'";
             switch (type) {
                 case 0: need(1, field); return (long) (window.get() & 0xFF);        // UINT8
                 case 1: need(1, field); return (long) window.get();                 // INT8

@@ -6,6 +6,7 @@ import io.attnrt.model.LlamaConfig;
 import io.attnrt.model.ModelFormatException;
 import io.attnrt.model.TensorInfo;
 import io.attnrt.model.TensorSource;
+import io.attnrt.model.UntrustedInput;
 import io.attnrt.tensor.DType;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -108,7 +109,7 @@ public final class GgufModel implements TensorSource, AutoCloseable {
         Metadata md = new Metadata(f.path(), f.metadata());
         String arch = md.string("general.architecture");
         if (!ARCHITECTURES.contains(arch)) {
-            throw new ModelFormatException(f.path() + ": general.architecture '" + GgufFile.clip(arch) + "' is not "
+            throw new ModelFormatException(f.path() + ": general.architecture '" + UntrustedInput.clip(arch) + "' is not "
                     + "implemented (attnrt runs " + String.join(", ", ARCHITECTURES) + ")");
         }
         String p = arch + ".";
@@ -184,7 +185,7 @@ public final class GgufModel implements TensorSource, AutoCloseable {
                 }
                 scaling = RopeScaling.linear(factor);
             }
-            default -> throw new ModelFormatException(f.path() + ": " + p + "rope.scaling.type '" + GgufFile.clip(type)
+            default -> throw new ModelFormatException(f.path() + ": " + p + "rope.scaling.type '" + UntrustedInput.clip(type)
                     + "' is not implemented (none and linear are; Llama 3 scaling comes as rope_freqs.weight)");
         }
         if (!f.contains(ROPE_FREQS)) {
@@ -322,7 +323,7 @@ public final class GgufModel implements TensorSource, AutoCloseable {
 
         private static String kind(Object v) {
             return v instanceof List<?> l ? "an array of " + l.size() : v.getClass().getSimpleName() + " "
-                    + GgufFile.clip(String.valueOf(v));
+                    + UntrustedInput.clip(String.valueOf(v));
         }
     }
 }
