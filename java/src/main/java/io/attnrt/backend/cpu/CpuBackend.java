@@ -75,7 +75,7 @@ public final class CpuBackend extends HostMemoryBackend {
     /**
      * The backend as configured by the environment: threads from the system property {@code attnrt.threads}
      * (default: available processors); SIMD when the Vector API module is present and the system property
-     * {@code attnrt.cpu.simd} is not {@code false}.
+     * {@code attnrt.cpu.simd} is not {@code false} (128, 256 or 512 force that vector width).
      */
     public static CpuBackend create() {
         int threads = Runtime.getRuntime().availableProcessors();
@@ -93,7 +93,26 @@ public final class CpuBackend extends HostMemoryBackend {
 
     /** SIMD unless the vector module is absent or the system property {@code attnrt.cpu.simd} is "false". */
     static boolean simdByDefault() {
+        simdBits(); // a malformed value fails here, naming the property, rather than inside class loading
         return vectorModulePresent() && !"false".equalsIgnoreCase(System.getProperty("attnrt.cpu.simd"));
+    }
+
+    /**
+     * The vector width forced by {@code attnrt.cpu.simd} = 128, 256 or 512 (bits), or 0 for the platform's
+     * preferred width ({@code true}, {@code false} or unset). Read once, when the SIMD kernels load.
+     */
+    static int simdBits() {
+        String v = System.getProperty("attnrt.cpu.simd");
+        if (v == null || v.isBlank() || v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+            return 0;
+        }
+        return switch (v.trim()) {
+            case "128" -> 128;
+            case "256" -> 256;
+            case "512" -> 512;
+            default -> throw new IllegalArgumentException("system property attnrt.cpu.simd must be true, false, "
+                    + "128, 256 or 512 (bits), got '" + v + "'");
+        };
     }
 
     /** Whether {@code jdk.incubator.vector} is in the boot layer (the JVM ran with --add-modules for it). */

@@ -24,14 +24,19 @@ import jdk.incubator.vector.VectorSpecies;
 final class QuantSimd {
     private static final VectorSpecies<Float> F = SimdKernels.F;
     private static final int L = F.length();
-    /** As many byte lanes as float lanes: one load widens into one float vector. */
-    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    /**
+     * As many byte lanes as float lanes: one load widens into one float vector. With 4 float lanes (128-bit,
+     * NEON) that would be a 32-bit byte vector, which the Vector API lacks: there the rows are decoded by the
+     * scalar code and the F32 kernels still run vectorised.
+     */
+    private static final VectorSpecies<Byte> B = L * 8 >= 64
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
 
     private QuantSimd() {
     }
 
     static boolean supported() {
-        return 32 % (2 * L) == 0 && 16 % L == 0;
+        return B != null && 32 % (2 * L) == 0 && 16 % L == 0;
     }
 
     static void dequantize(DType type, byte[] s, int at, float[] y, int yOff, int n) {

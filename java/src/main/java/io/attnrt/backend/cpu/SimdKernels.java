@@ -19,7 +19,7 @@ import jdk.incubator.vector.VectorSpecies;
  * identical values, which is cheaper than separate tail kernels.
  */
 final class SimdKernels implements Kernels {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = species(CpuBackend.simdBits());
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     static final int L = F.length();
@@ -39,6 +39,22 @@ final class SimdKernels implements Kernels {
     private static final float P3 = 4.1665795894E-2f;
     private static final float P4 = 1.6666665459E-1f;
     private static final float P5 = 5.0000001201E-1f;
+
+    /**
+     * The float species for a forced width in bits, or the platform's preferred one for 0. A static final
+     * field, so C2 sees a constant species and compiles the kernels to single instructions; forcing a width the
+     * hardware lacks (512 on AVX2) stays correct through the Vector API's Java fallback, only slower — which is
+     * how the tests cover every width on any host.
+     */
+    private static VectorSpecies<Float> species(int bits) {
+        return switch (bits) {
+            case 0 -> FloatVector.SPECIES_PREFERRED;
+            case 128 -> FloatVector.SPECIES_128;
+            case 256 -> FloatVector.SPECIES_256;
+            case 512 -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException("unsupported SIMD width " + bits);
+        };
+    }
 
     SimdKernels() {
         if (S.length() != L || I.length() != L) {
