@@ -85,7 +85,7 @@ final class WorkerPool implements AutoCloseable {
             LockSupport.unpark(helpers[i]);
         }
         job.work(0);
-        job.awaitHelpers();
+        job.awaitTasks();
         current = null;
         Throwable error = job.error;
         if (error instanceof RuntimeException re) {
@@ -127,7 +127,6 @@ final class WorkerPool implements AutoCloseable {
             }
             last = job;
             job.work(worker);
-            job.helperDone();
         }
     }
 
@@ -154,7 +153,12 @@ final class WorkerPool implements AutoCloseable {
         final int helpers;
         final Thread caller;
         final AtomicInteger next = new AtomicInteger();
-        final AtomicInteger pendingHelpers;
+        /**
+         * Tasks finished (run, failed or skipped). The caller waits for this to reach count, not for every
+         * woken helper to check in: a helper that wakes after the caller took the last task finds nothing to
+         * do and costs the caller nothing.
+         */
+        final AtomicInteger done = new AtomicInteger();
         volatile Throwable error;
 
         Job(Task task, int count, int helpers, Thread caller) {
@@ -162,37 +166,32 @@ final class WorkerPool implements AutoCloseable {
             this.count = count;
             this.helpers = helpers;
             this.caller = caller;
-            this.pendingHelpers = new AtomicInteger(helpers);
         }
 
         void work(int worker) {
             int i;
             while ((i = next.getAndIncrement()) < count) {
-                if (error != null) {
-                    continue; // a task failed: drain the remaining indices without running them
-                }
-                try {
-                    task.run(i, worker);
-                } catch (Throwable t) {
-                    synchronized (this) {
-                        if (error == null) {
-                            error = t;
+                if (error == null) { // after a failure the remaining indices are drained without running
+                    try {
+                        task.run(i, worker);
+                    } catch (Throwable t) {
+                        synchronized (this) {
+                            if (error == null) {
+                                error = t;
+                            }
                         }
                     }
                 }
+                if (done.incrementAndGet() == count && Thread.currentThread() != caller) {
+                    LockSupport.unpark(caller);
+                }
             }
         }
 
-        void helperDone() {
-            if (pendingHelpers.decrementAndGet() == 0) {
-                LockSupport.unpark(caller);
-            }
-        }
-
-        void awaitHelpers() {
+        void awaitTasks() {
             int spins = 0;
             long since = System.nanoTime();
-            while (pendingHelpers.get() != 0) {
+            while (done.get() != count) {
                 if (keepSpinning(++spins, since)) {
                     Thread.onSpinWait();
                 } else {
