@@ -10,6 +10,7 @@ import io.attnrt.backend.host.HostTensor;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
 import io.attnrt.backend.Tensor;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -39,6 +40,13 @@ public final class CpuBackend extends HostMemoryBackend {
     private final ReentrantLock lock = new ReentrantLock();
     /** F16 weights already scanned for Inf/NaN (identity keys; entries vanish with their tensors). */
     private final Map<Tensor, Boolean> finiteHalfWeights = new WeakHashMap<>();
+    /** RoPE cos/sin per position, per (spec, head dim), shared by every layer and step (guarded by the lock). */
+    private final Map<RopeKey, RopeTable> ropeTables = new HashMap<>();
+
+    private static final int MAX_ROPE_TABLES = 8;
+
+    private record RopeKey(RopeSpec spec, int headDim) {
+    }
     private final String description;
     private volatile boolean closed;
 
@@ -340,24 +348,32 @@ public final class CpuBackend extends HostMemoryBackend {
         try {
             float[] a = hx.f32();
             int n = positions.length, half = headDim / 2, width = numHeads * headDim;
-            double[] invFreq = rope.inverseFrequencies(headDim);
+            RopeKey key = new RopeKey(rope, headDim);
+            if (!ropeTables.containsKey(key) && ropeTables.size() >= MAX_ROPE_TABLES) {
+                ropeTables.clear(); // a model uses one or two specs: only callers cycling through many get here
+            }
+            RopeTable table = ropeTables.computeIfAbsent(key, k -> new RopeTable(rope, headDim));
+            int maxPosition = 0;
+            for (int pos : positions) {
+                maxPosition = Math.max(maxPosition, pos);
+            }
+            float[] cached = table.covering(maxPosition);
             boolean interleaved = rope.style() == RopeStyle.INTERLEAVED;
             int tasks = (long) n * width < PARALLEL_MIN_ELEMENTS ? 1 : Math.min(n, threads * 4);
             pool.parallelFor(tasks, (task, worker) -> {
-                float[] cs = scratch[worker].angles(2 * half);
+                float[] cs = cached != null ? cached : scratch[worker].angles(2 * half);
                 for (int t = task; t < n; t += tasks) {
-                    // angles in double: pos · freq in float would lose whole radians at long positions
-                    for (int p = 0; p < half; p++) {
-                        double angle = positions[t] * invFreq[p];
-                        cs[2 * p] = (float) Math.cos(angle);
-                        cs[2 * p + 1] = (float) Math.sin(angle);
+                    int at = 2 * half * positions[t];
+                    if (cached == null) {
+                        RopeTable.fill(positions[t], table.inverseFrequencies(), cs, 0);
+                        at = 0;
                     }
                     for (int h = 0; h < numHeads; h++) {
                         int base = t * width + h * headDim;
                         for (int p = 0; p < half; p++) {
                             int i1 = interleaved ? base + 2 * p : base + p;
                             int i2 = interleaved ? i1 + 1 : i1 + half;
-                            float x1 = a[i1], x2 = a[i2], cos = cs[2 * p], sin = cs[2 * p + 1];
+                            float x1 = a[i1], x2 = a[i2], cos = cs[at + 2 * p], sin = cs[at + 2 * p + 1];
                             a[i1] = x1 * cos - x2 * sin;
                             a[i2] = x2 * cos + x1 * sin;
                         }
