@@ -54,6 +54,14 @@ public final class PagedKvCache implements AutoCloseable {
     private final Tensor[] allCaches;
     private final BlockAllocator allocator;
     private final Map<Integer, Sequence> sequences = new HashMap<>();
+    private static final int[] NO_INTS = new int[0];
+    private final Plan plan = new Plan();
+    /** Counters stamping per-call scratch (see {@link #checkBatchIds} and {@link #plan}), so nothing is cleared. */
+    private long batchChecks;
+    private long planCount;
+    /** Per block: references an earlier copy in the plan stamped {@code releasedStamp[b]} already dropped. */
+    private long[] releasedStamp;
+    private int[] releasedCount;
     /** References held outside the block tables, per block (the prefix cache's). */
     private final int[] pins;
     private BlockReclaimer reclaimer;
@@ -65,6 +73,9 @@ public final class PagedKvCache implements AutoCloseable {
         int[] blocks;
         int numBlocks;
         int length;
+        /** The batch check that last saw this sequence, and at which batch position (duplicate detection). */
+        long seenInBatch;
+        int batchPosition;
 
         Sequence(int[] blocks, int numBlocks, int length) {
             this.blocks = blocks;
@@ -391,13 +402,13 @@ public final class PagedKvCache implements AutoCloseable {
             throw new KvCacheExhaustedException(plan.describeNeeds(seqs, newTokens), plan.totalBlocks, free, blockSize);
         }
 
-        int[] fresh = new int[plan.totalBlocks];
+        int[] fresh = plan.totalBlocks == 0 ? NO_INTS : new int[plan.totalBlocks];
         for (int i = 0; i < fresh.length; i++) {
             fresh[i] = allocator.allocate();
         }
         // Copy-on-write copies use the first fresh blocks, in batch order.
-        int[] copySrc = new int[plan.copies];
-        int[] copyDst = Arrays.copyOf(fresh, plan.copies);
+        int[] copySrc = plan.copies == 0 ? NO_INTS : new int[plan.copies];
+        int[] copyDst = plan.copies == 0 ? NO_INTS : Arrays.copyOf(fresh, plan.copies);
         for (int i = 0, c = 0; i < seqs.length; i++) {
             if (plan.copy[i]) {
                 Sequence s = sequences.get(seqs[i]);
@@ -461,10 +472,13 @@ public final class PagedKvCache implements AutoCloseable {
         return new BlockTables(tables, stride, lens);
     }
 
-    /** What a batch append needs, computed without changing any state. */
+    /**
+     * What a batch append needs, computed without changing any state. One instance per cache, reused by every
+     * (synchronized) call: the per-step bookkeeping allocates nothing but the slots it returns.
+     */
     private static final class Plan {
-        boolean[] copy;
-        int[] newBlocks;
+        boolean[] copy = new boolean[0];
+        int[] newBlocks = new int[0];
         int copies;
         int totalBlocks;
         int totalTokens;
@@ -500,12 +514,18 @@ public final class PagedKvCache implements AutoCloseable {
                         + sequences.get(seqs[i]).length + " cannot take " + newTokens[i] + " more tokens");
             }
         }
-        Plan p = new Plan();
-        p.copy = new boolean[seqs.length];
-        p.newBlocks = new int[seqs.length];
+        Plan p = plan;
+        if (p.copy.length < seqs.length) {
+            p.copy = new boolean[seqs.length];
+            p.newBlocks = new int[seqs.length];
+        }
+        Arrays.fill(p.copy, 0, seqs.length, false);
+        Arrays.fill(p.newBlocks, 0, seqs.length, 0);
+        p.copies = 0;
         // Copies made earlier in the batch drop the original's count; a later holder left as the only one
-        // writes in place. Tracking that keeps the reservation exact rather than an over-estimate.
-        Map<Integer, Integer> releasedByCopies = new HashMap<>();
+        // writes in place. Tracking that (per block, stamped by plan so nothing needs clearing) keeps the
+        // reservation exact rather than an over-estimate.
+        long stamp = ++planCount;
         long blocks = 0;
         long tokens = 0;
         for (int i = 0; i < seqs.length; i++) {
@@ -518,11 +538,17 @@ public final class PagedKvCache implements AutoCloseable {
             // Only the last block can be partly filled, so it is the only existing block a write can hit.
             if (s.length % blockSize != 0) {
                 int last = s.blocks[s.numBlocks - 1];
-                int holders = allocator.refCount(last) - releasedByCopies.getOrDefault(last, 0);
+                int released = releasedStamp != null && releasedStamp[last] == stamp ? releasedCount[last] : 0;
+                int holders = allocator.refCount(last) - released;
                 if (holders > 1) {
                     p.copy[i] = true;
                     p.copies++;
-                    releasedByCopies.merge(last, 1, Integer::sum);
+                    if (releasedStamp == null) {
+                        releasedStamp = new long[numBlocks];
+                        releasedCount = new int[numBlocks];
+                    }
+                    releasedCount[last] = released + 1;
+                    releasedStamp[last] = stamp;
                 }
             }
             long needed = ((long) s.length + n + blockSize - 1) / blockSize;
@@ -539,14 +565,15 @@ public final class PagedKvCache implements AutoCloseable {
     }
 
     private void checkBatchIds(int[] seqs, String op) {
-        Map<Integer, Integer> seen = new HashMap<>();
+        long check = ++batchChecks;
         for (int i = 0; i < seqs.length; i++) {
-            sequence(seqs[i], op);
-            Integer earlier = seen.putIfAbsent(seqs[i], i);
-            if (earlier != null) {
+            Sequence s = sequence(seqs[i], op);
+            if (s.seenInBatch == check) {
                 throw new IllegalArgumentException(op + ": sequence " + seqs[i] + " appears twice in one batch, at "
-                        + earlier + " and " + i);
+                        + s.batchPosition + " and " + i);
             }
+            s.seenInBatch = check;
+            s.batchPosition = i;
         }
     }
 

@@ -532,4 +532,44 @@ class PagedKvCacheBookkeepingTest {
                 () -> new PagedKvCache(backend, 1, 1, 4, 1 << 16, 1 << 16, DType.F32));
         assertEquals(0, backend.bytesInUse());
     }
+
+    @Test
+    void aSequenceTwiceInOneBatchIsRefusedNamingBothPositions() {
+        newCache(4, 8);
+        int a = cache.newSequence(), b = cache.newSequence();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> cache.prepareAppend(new int[] {a, b, a}, new int[] {1, 1, 1}));
+        assertEquals("prepareAppend: sequence " + a + " appears twice in one batch, at 0 and 2", e.getMessage());
+        assertEquals(8, cache.freeBlocks(), "nothing reserved");
+        // the same ids in later, separate batches are fine: the duplicate check carries no state across calls
+        append(a, 1);
+        cache.prepareAppend(new int[] {b, a}, new int[] {2, 2});
+        assertEquals(3, cache.decodeTables(new int[] {a}).contextLens()[0]);
+    }
+
+    @Test
+    void aDecodeStepsBookkeepingAllocatesOnlyItsResult() {
+        newCache(16, 128);
+        int[] seqs = new int[8];
+        for (int i = 0; i < seqs.length; i++) {
+            seqs[i] = cache.newSequence();
+        }
+        int[] ones = new int[seqs.length];
+        Arrays.fill(ones, 1);
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
+                java.lang.management.ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().getId();
+        int steps = 100;
+        for (int warm = 0; warm < 2; warm++) { // the first round grows the reused scratch
+            long before = mx.getThreadAllocatedBytes(tid);
+            for (int step = 0; step < steps; step++) {
+                cache.prepareAppend(seqs, ones);
+            }
+            long perStep = (mx.getThreadAllocatedBytes(tid) - before) / steps;
+            if (warm == 1) {
+                // the slots (8 ints) and the plan record, and an occasional new block; hash maps cost ~300 B
+                assertTrue(perStep < 160, perStep + " bytes per step");
+            }
+        }
+    }
 }
