@@ -978,10 +978,10 @@ def write_blocks(out):
 
 def write_bench(path, kind):
     """A larger random model (vocab 32000, hidden 512, 8 layers, 8 heads / 4 KV heads of 64). The
-    benchmark config's intermediate 1408 is not a multiple of 256, so the K-quant models use 1536; q8_0
-    keeps 1408. Tokenizer: 256 byte tokens, then filler tokens `<tN>`."""
-    wt = {"q8_0": "Q8_0", "q4_k": "Q4_K", "q4_k_m": "Q4_K_M"}[kind]
-    inter = 1408 if wt == "Q8_0" else 1536
+    benchmark config's intermediate 1408 is not a multiple of 256, so the K-quant models use 1536; f32
+    and q8_0 keep 1408 (f32: the 56M-parameter F32 model of `attnrt bench --sections model`). Tokenizer: 256 byte tokens, then filler tokens `<tN>`."""
+    wt = {"f32": "F32", "q8_0": "Q8_0", "q4_k": "Q4_K", "q4_k_m": "Q4_K_M"}[kind]
+    inter = 1408 if wt in ("F32", "Q8_0") else 1536
     cfg = m.tiny_config(tie_word_embeddings=False, head_dim=64, hidden=512, heads=8, intermediate=inter)
     cfg["num_key_value_heads"] = 4
     cfg["num_hidden_layers"] = 8
@@ -1021,7 +1021,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-data")
     ap.add_argument("--out", help="output folder (default test-data/gguf/); with --bench, the output file")
-    ap.add_argument("--bench", choices=["q8_0", "q4_k", "q4_k_m"], help="write a benchmark-size model")
+    ap.add_argument("--bench", choices=["f32", "q8_0", "q4_k", "q4_k_m"], help="write a benchmark-size model")
     args = ap.parse_args()
     if args.bench:
         if not args.out:

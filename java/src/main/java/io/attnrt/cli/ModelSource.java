@@ -1,8 +1,11 @@
 package io.attnrt.cli;
 
 import io.attnrt.backend.Backend;
+import io.attnrt.tensor.DType;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.model.LlamaWeights;
+import io.attnrt.model.TensorSource;
+import io.attnrt.model.Warmup;
 import io.attnrt.model.WeightFiles;
 import io.attnrt.model.gguf.GgufFile;
 import io.attnrt.model.gguf.GgufModel;
@@ -114,7 +117,7 @@ final class ModelSource {
                         + "or a Hugging Face model directory");
             }
             try (GgufModel gguf = GgufModel.open(source)) {
-                LlamaWeights weights = LlamaWeights.load(gguf, gguf.config(), backend);
+                LlamaWeights weights = loadWarmingUp(gguf, gguf.config(), backend);
                 return new Loaded(source.toAbsolutePath().getParent(), label, gguf.config(), weights, gguf.metadata());
             }
         }
@@ -124,9 +127,29 @@ final class ModelSource {
         }
         LlamaConfig config = LlamaConfig.load(source.resolve("config.json"));
         try (WeightFiles files = WeightFiles.open(source)) {
-            LlamaWeights weights = LlamaWeights.load(files, config, backend);
+            LlamaWeights weights = loadWarmingUp(files, config, backend);
             return new Loaded(source, label, config, weights, null);
         }
+    }
+
+    /** Loads the weights while {@link Warmup} compiles the kernels for a model of this shape alongside. */
+    private static LlamaWeights loadWarmingUp(TensorSource source, LlamaConfig config, Backend backend) {
+        String probe = "model.layers.0.mlp.down_proj.weight";
+        DType weightType = source.contains(probe) ? source.info(probe).dtype() : DType.F32;
+        Warmup warmup = Warmup.start(backend, config, weightType);
+        LlamaWeights weights;
+        try {
+            weights = LlamaWeights.load(source, config, backend);
+        } catch (RuntimeException | Error e) {
+            if (warmup != null) {
+                warmup.cancel();
+            }
+            throw e;
+        }
+        if (warmup != null) {
+            warmup.await();
+        }
+        return weights;
     }
 
     /** The built-in model's files, copied out of the jar (memory mapping needs real files). */

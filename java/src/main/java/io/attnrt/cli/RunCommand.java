@@ -16,6 +16,7 @@ import io.attnrt.text.TextStream;
 import io.attnrt.text.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -94,6 +95,8 @@ final class RunCommand implements Callable<Integer> {
         SamplingParams sampling = gen.sampling();
         StopStrings stopStrings = gen.newStopStrings();
         PrintWriter out = spec.commandLine().getOut();
+        long commandStart = System.nanoTime();
+        long jvmStartMs = System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean().getStartTime();
         BackendChoice choice = Backends.create(gen.backend);
         try (var be = choice.backend();
              ModelSource.Loaded loaded = ModelSource.load(model, be);
@@ -128,8 +131,18 @@ final class RunCommand implements Callable<Integer> {
                 out.print("text:      ");
                 out.flush();
                 TextStream stream = tokenizer == null ? null : tokenizer.stream(ids);
+                long loadedAt = System.nanoTime();
                 // The --stop strings are matched in the streamed text: the token that completes one ends the run.
-                Generator.TokenListener streamer = stream == null ? null : (req, step, token) -> {
+                // Every token's arrival is timed, for the steady-state decode rate.
+                long[] arrivals = new long[newTokens];
+                int[] arrived = {0};
+                Generator.TokenListener streamer = (req, step, token) -> {
+                    if (arrived[0] < arrivals.length) {
+                        arrivals[arrived[0]++] = System.nanoTime();
+                    }
+                    if (stream == null) {
+                        return false;
+                    }
                     out.print(stopStrings.add(stream.add(token)));
                     out.flush();
                     return stopStrings.stopped();
@@ -146,6 +159,16 @@ final class RunCommand implements Callable<Integer> {
                         stats.prefillNanos() / 1e6, stats.prefillTokensPerSecond());
                 out.printf("decode:    %d tokens in %.1f ms (%.1f tokens/s)%n", stats.decodeTokens(),
                         stats.decodeNanos() / 1e6, stats.decodeTokensPerSecond());
+                // the second half of the decode tokens: past the JIT's last compilations and the first blocks
+                int n = arrived[0];
+                if (n >= 9) {
+                    int from = n / 2;
+                    double rate = (n - 1 - from) * 1e9 / (arrivals[n - 1] - arrivals[from]);
+                    out.printf("steady:    %.1f tokens/s (decode tokens %d-%d)%n", rate, from + 1, n - 1);
+                }
+                out.printf("first token: %.1f ms after the model was ready (time to first token); JVM start %d ms, "
+                        + "backend + model load %.0f ms%n", n > 0 ? (arrivals[0] - loadedAt) / 1e6 : Double.NaN,
+                        jvmStartMs, (loadedAt - commandStart) / 1e6);
                 if (recorder != null) {
                     recorder.write(logitsOut, loaded.label(), be.name(), ids);
                     out.printf("logits:    %d steps written to %s%n", recorder.steps(), logitsOut);

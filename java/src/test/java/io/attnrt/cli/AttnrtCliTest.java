@@ -72,12 +72,16 @@ class AttnrtCliTest {
 
     @Test
     void runWithoutArgumentsGeneratesFromTheBuiltInModel() {
-        Outcome o = run("run", "-n", "8", "--backend", "cpu");
+        Outcome o = run("run", "-n", "12", "--backend", "cpu", "--stop-token", "-1");
         assertEquals(0, o.exit(), o.err());
         assertTrue(o.out().contains("built-in tiny-llama"), o.out());
         assertTrue(o.out().contains("backend:   cpu"), o.out());
-        assertTrue(o.out().matches("(?s).*generated: \\[(\\d+, ){7}\\d+\\].*"), o.out());
+        assertTrue(o.out().matches("(?s).*generated: \\[(\\d+, ){11}\\d+\\].*"), o.out());
         assertTrue(o.out().contains("tokens/s"), o.out());
+        // prefill, the decode rate over its second half, and what a fresh process waits for before the first token
+        assertTrue(o.out().matches("(?s).*\nsteady:    \\d+\\.\\d tokens/s \\(decode tokens 7-11\\)\n.*"), o.out());
+        assertTrue(o.out().matches("(?s).*\nfirst token: \\d+\\.\\d ms after the model was ready \\(time to first "
+                + "token\\); JVM start \\d+ ms, backend \\+ model load \\d+ ms\n.*"), o.out());
     }
 
     @Test
