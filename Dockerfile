@@ -7,8 +7,10 @@
 # toolkit no newer than the driver that JIT-compiles it (any driver >= 560 for 12.6).
 FROM nvidia/cuda:12.6.3-devel-ubuntu22.04
 
+# fontconfig + DejaVu: the headless JRE draws the text of `attnrt bench`'s PNG charts with them (without any
+# font the charts are skipped with a warning).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openjdk-17-jdk-headless maven binutils \
+ && apt-get install -y --no-install-recommends openjdk-17-jdk-headless maven binutils fontconfig fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/attnrt

@@ -34,7 +34,18 @@ public final class BenchReport {
     }
 
     public void writeCsv(Path file) throws IOException {
+        writeCsv(file, List.of());
+    }
+
+    /** The CSV, after {@code comments} (lines starting with {@code #}, such as {@link MachineInfo#csvComments()}). */
+    public void writeCsv(Path file, List<String> comments) throws IOException {
         List<String> lines = new ArrayList<>();
+        for (String c : comments) {
+            if (!c.startsWith("#")) {
+                throw new IllegalArgumentException("a CSV comment line must start with #: " + c);
+            }
+            lines.add(c);
+        }
         lines.add(BenchRow.CSV_HEADER);
         for (BenchRow r : rows) {
             lines.add(r.csv());

@@ -10,6 +10,8 @@ import io.attnrt.bench.BenchReport;
 import io.attnrt.bench.BenchRow;
 import io.attnrt.bench.DecodeBench;
 import io.attnrt.bench.GpuBench;
+import io.attnrt.bench.BenchCharts;
+import io.attnrt.bench.MachineInfo;
 import io.attnrt.backend.cuda.CudaBackend;
 import io.attnrt.bench.ModelBench;
 import io.attnrt.bench.ServeBench;
@@ -31,7 +33,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark prefill attention, paged decode attention and whole-model prefill/decode on a "
                 + "backend, side by side with the reference backend, the naive L×L attention and the machine's "
-                + "measured memory bandwidth. Writes a CSV.")
+                + "measured memory bandwidth. Prints the machine's facts (CPU, vector width, threads, JVM) first; "
+                + "writes a CSV and a PNG chart of each sweep.")
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -64,6 +67,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--csv", defaultValue = "bench.csv", description = "CSV output file (default ${DEFAULT-VALUE})")
     Path csv;
 
+    @Option(names = "--charts", paramLabel = "DIR",
+            description = "directory of the charts bench-<section>.png (default: the CSV's directory)")
+    Path chartsDir;
+
+    @Option(names = "--no-charts", description = "write no charts")
+    boolean noCharts;
+
+    /** The machine facts printed before the table and written before the CSV's header. */
+    private MachineInfo machine;
+
     @Option(names = "--no-progress", description = "no progress bar on stderr")
     boolean noProgress;
 
@@ -85,8 +98,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (Backend be = choice.backend(); Backend reference = new ReferenceBackend()) {
             out.printf("bench: %s (%s)%n", be.description(), choice.reason());
-            out.printf("java %s, %d processors, max heap %d MiB%n", System.getProperty("java.version"),
-                    Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+            machine = MachineInfo.detect(be);
+            machine.print(out);
             BenchReport report = new BenchReport(out);
             double bandwidth = Double.NaN;
             if (run.contains("decode") || run.contains("model")) {
@@ -156,6 +169,8 @@ final class BenchCommand implements Callable<Integer> {
     /** The cuda sections: device figures against the device's own measured limits (see GpuBench). */
     private int gpu(CudaBackend cuda, String reason, Set<String> run, PrintWriter out) throws Exception {
         out.printf("bench: %s (%s)%n", cuda.description(), reason);
+        machine = MachineInfo.detect(cuda);
+        machine.print(out);
         BenchReport report = new BenchReport(out);
         GpuBench gb = new GpuBench(cuda, report);
         List<Runnable> tasks = new ArrayList<>();
@@ -208,7 +223,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Runs the sections in order under the progress bar, then writes the CSV. */
+    /** Runs the sections in order under the progress bar, then writes the CSV and the charts. */
     private void runAll(List<String> labels, List<Runnable> tasks, BenchReport report, PrintWriter out)
             throws java.io.IOException {
         io.attnrt.bench.Progress progress = new io.attnrt.bench.Progress(System.err, tasks.size(), !noProgress);
@@ -217,8 +232,14 @@ final class BenchCommand implements Callable<Integer> {
             tasks.get(i).run();
         }
         progress.finish();
-        report.writeCsv(csv);
+        report.writeCsv(csv, machine.csvComments());
         out.printf("wrote %d rows to %s%n", report.rows().size(), csv);
+        if (!noCharts) {
+            Path dir = chartsDir != null ? chartsDir : csv.toAbsolutePath().getParent();
+            for (Path chart : BenchCharts.writeOrWarn(report.rows(), machine, dir, spec.commandLine().getErr())) {
+                out.printf("wrote chart %s%n", chart);
+            }
+        }
     }
 
     private List<AttentionBench.Shape> prefillShapes() {

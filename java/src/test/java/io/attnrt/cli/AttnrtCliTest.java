@@ -1,6 +1,7 @@
 package io.attnrt.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -280,11 +281,78 @@ class AttnrtCliTest {
         Outcome o = run("bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "64",
                 "--csv", csv.toString(), "--no-progress");
         assertEquals(0, o.exit(), o.err());
-        List<String> lines = Files.readAllLines(csv);
+        List<String> lines = Files.readAllLines(csv).stream().filter(l -> !l.startsWith("#")).toList();
         assertTrue(lines.get(0).startsWith("section,impl,config"), lines.get(0));
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,cpu,")), lines.toString());
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,naive-LxL,")), lines.toString());
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("prefill-attention,cpu/reference,")), lines.toString());
+        // one length is no sweep: no chart
+        assertFalse(o.out().contains("wrote chart"), o.out());
+        assertFalse(Files.exists(dir.resolve("bench-prefill-attention.png")));
+    }
+
+    @Test
+    void benchStatesTheMachineAndDrawsItsSweep(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("bench.csv");
+        Outcome o = run("bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "32,64",
+                "--csv", csv.toString(), "--no-progress");
+        assertEquals(0, o.exit(), o.err());
+        // the machine before the table, key by key
+        int machine = o.out().indexOf("machine:" + NL);
+        int table = o.out().indexOf("section ");
+        assertTrue(machine >= 0 && machine < table, o.out());
+        for (String key : List.of("cpu", "logical_cpus", "cpu_simd_flags", "jvm_use_avx", "jvm_max_vector_size",
+                "vector_api_float_bits", "backend", "threads", "jvm", "os")) {
+            assertTrue(o.out().substring(machine, table).contains(NL + "  " + key + ": "), key + " in " + o.out());
+        }
+        // the same as # comments before the CSV's header
+        List<String> lines = Files.readAllLines(csv);
+        int header = lines.indexOf(lines.stream().filter(l -> l.startsWith("section,impl,config")).findFirst()
+                .orElseThrow());
+        assertTrue(header > 10, lines.toString());
+        assertTrue(lines.subList(0, header).stream().allMatch(l -> l.startsWith("# ")), lines.toString());
+        assertTrue(lines.contains("# threads: " + Runtime.getRuntime().availableProcessors()), lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("# backend: cpu: ")), lines.toString());
+        assertTrue(lines.subList(header + 1, lines.size()).stream().noneMatch(l -> l.startsWith("#")));
+        // two lengths are a sweep: its chart beside the CSV
+        Path png = dir.resolve("bench-prefill-attention.png");
+        assertTrue(o.out().contains("wrote chart " + png), o.out());
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
+        assertEquals(io.attnrt.bench.BenchCharts.WIDTH, img.getWidth());
+        assertEquals(io.attnrt.bench.BenchCharts.HEIGHT, img.getHeight());
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("bench-prefill-attention.png", "bench.csv"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    @Test
+    void benchChartsGoWhereTheyAreToldOrNowhere(@TempDir Path dir) throws Exception {
+        String[] args = {"bench", "--backend", "cpu", "--sections", "prefill", "--lengths", "16,32",
+            "--reference-max-length", "0", "--naive-max-length", "0", "--no-progress"};
+        Outcome none = run(concat(args, "--csv", dir.resolve("a.csv").toString(), "--no-charts"));
+        assertEquals(0, none.exit(), none.err());
+        assertFalse(none.out().contains("wrote chart"), none.out());
+        Outcome elsewhere = run(concat(args, "--csv", dir.resolve("b.csv").toString(), "--charts",
+                dir.resolve("charts").toString()));
+        assertEquals(0, elsewhere.exit(), elsewhere.err());
+        assertTrue(Files.isRegularFile(dir.resolve("charts/bench-prefill-attention.png")), elsewhere.out());
+        // a chart that cannot be written is a warning: the bench and its CSV stand
+        Outcome blocked = run(concat(args, "--csv", dir.resolve("c.csv").toString(), "--charts",
+                dir.resolve("b.csv").toString()));
+        assertEquals(0, blocked.exit(), blocked.err());
+        assertTrue(blocked.err().contains("bench: charts not drawn"), blocked.err());
+        assertTrue(Files.readAllLines(dir.resolve("c.csv")).stream().anyMatch(l -> l.startsWith("prefill-attention,cpu,")));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("a.csv", "b.csv", "c.csv", "charts"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     @Test
