@@ -1020,7 +1020,7 @@ final class SimdKernels implements Kernels {
             VectorMask<Float> m2 = FloatVector.fromArray(F, a, i + 2 * L).compare(VectorOperators.LE, t).not();
             VectorMask<Float> m3 = FloatVector.fromArray(F, a, i + 3 * L).compare(VectorOperators.LE, t).not();
             if (m0.or(m1).or(m2).or(m3).anyTrue()) {
-                break; // the scalar loop below finds it within these 4·L
+                break; // the one-vector loop below finds it among these 4·L
             }
         }
         for (; i + L <= to; i += L) {
