@@ -12,12 +12,23 @@
 //
 // sample_f32(const float* logits, int rows, int vocab, const float* temperature, const int* topK,
 //            const float* topP, const double* uniforms, int* out, void* workspace)
-//   All per-row arrays in device memory ([rows] each). Per row, exactly as SamplingParams defines it:
+//   All per-row arrays in device memory ([rows] each). Per row, the SamplingParams procedure (same
+//   distribution; the token equals the reference's up to the limits stated below):
 //   1. temperature <= 0: argmax (as above).
-//   2. e_i = exp((double)l_i / T - (double)max(l) / T) (double), p_i = e_i / sum(e) -> workspace (double).
-//   3. The defined order is "p descending, index ascending". Its position is decided by the 64-bit key
-//      bits(p_i) (p >= 0, so the IEEE bits order like the values) with ties broken by index. A "boundary"
-//      (key, idx) = the last kept element; element i is kept iff key_i > key || (key_i == key && i <= idx).
+//   2. e_i = exp((double)l_i / T - (double)max(l) / T) (double: SamplingParams' weight w_i, with CUDA's exp
+//      for Math.exp), p_i = e_i / sum(e) -> workspace (double). SamplingParams keeps w unnormalised; every
+//      step compares running mass with a fraction of a kept sum, so normalising moves no cut.
+//   3. SamplingParams orders by logit descending, index ascending. This kernel's order ("the defined
+//      order" below) is p descending, index ascending, decided by the 64-bit key bits(p_i) (p >= 0, so the
+//      IEEE bits order like the values) with ties broken by index. p does not increase as the logit falls,
+//      so the two orders agree except among distinct logits of equal p: both underflowing to 0 (never
+//      drawn, and adding nothing to any sum), or equal positive p where the double rounding of l/T - m,
+//      exp or the division merges them (T above ~2^52 times their gap). Such tokens are equally probable,
+//      so the distribution is the same, but this kernel takes them by index and the reference by logit:
+//      the token can differ when a top-k cut or the draw falls inside such a group.
+//      A "boundary" (key, idx) = the last kept element; element i is kept iff key_i > key || (key_i == key && i <= idx).
+//      Rows with a NaN or +inf logit, or only -inf logits (every p is then NaN), are not special-cased
+//      here: the token is unspecified, where SamplingParams defines token 0.
 //   4. Every selection is one primitive, DESCEND(target, measure): the first element in the defined order,
 //      among the kept ones, whose running measure reaches target. It is a radix descent over the key,
 //      8 bits per pass from the top (8 passes): a histogram of (count, sum of q) per digit of the
@@ -31,10 +42,12 @@
 //      with Q = sum of q over the kept set, recomputed after each cut, targets clamped to [1, Q] (a clamp
 //      to Q lands on the last kept token with any probability, the reference's fallback).
 //   Sums are exact integers: q_i = trunc(p_i * 2^62) in 64-bit fixed point, so every sum is independent of
-//   the thread order (deterministic) and the deciding comparisons differ from the reference's sequential
-//   double sums only by < vocab * 2^-62 absolute (<= 6e-14 at 256k): a token differs only when u lands
-//   that close to a boundary. Tokens with p < 2^-62 have q = 0 and are never drawn (nor, in practice, by
-//   the reference: the chance is below 2^-62 per token).
+//   the thread order (deterministic). The reference adds the unnormalised w in double, one at a time, in
+//   the orders SamplingParams fixes (the kept sum by index, the running sums along the order), so the
+//   deciding comparisons differ by that rounding (relative ~2^-53 per term added) plus the truncation
+//   here (< vocab * 2^-62 of the total, <= 6e-14 at 256k): a token differs only when u, or topP times the
+//   kept mass, lands that close to a boundary. Tokens with p < 2^-62 have q = 0 and are never drawn (nor,
+//   in practice, by the reference: the chance is below 2^-62 per token).
 //   LAUNCH: grid = (rows, 1, 1), block = (1024, 1, 1) (any multiple of 32 up to 1024; 1024 for speed),
 //   dynamic smem 0 (static 3872 bytes),
 //   WORKSPACE: rows * vocab * sizeof(double) = rows * vocab * 8 bytes, 8-byte aligned; contents are scratch.

@@ -14,6 +14,7 @@ import io.attnrt.bench.BenchCharts;
 import io.attnrt.bench.MachineInfo;
 import io.attnrt.backend.cuda.CudaBackend;
 import io.attnrt.bench.ModelBench;
+import io.attnrt.bench.SamplingBench;
 import io.attnrt.bench.ServeBench;
 import io.attnrt.model.LlamaConfig;
 import io.attnrt.tensor.DType;
@@ -43,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model,gemv",
-            description = "which of prefill, decode, model, quant (the model in F32, Q8_0, Q4_K, Q6_K), serve, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
+            description = "which of prefill, decode, model, quant (the model in F32, Q8_0, Q4_K, Q6_K), serve, sampling, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
     List<String> sections;
 
     @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
@@ -85,9 +86,9 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Set<String> run = new LinkedHashSet<>(sections);
         for (String s : run) {
-            if (!List.of("prefill", "decode", "model", "gemv", "serve", "quant").contains(s)) {
+            if (!List.of("prefill", "decode", "model", "gemv", "serve", "quant", "sampling").contains(s)) {
                 throw new IllegalArgumentException("unknown bench section '" + s
-                        + "': choose prefill, decode, model, quant, serve (and gemv on cuda)");
+                        + "': choose prefill, decode, model, quant, serve, sampling (and gemv on cuda)");
             }
         }
         BackendChoice choice = Backends.create(backend);
@@ -145,6 +146,13 @@ final class BenchCommand implements Callable<Integer> {
                 for (DType t : List.of(DType.F32, DType.Q8_0, DType.Q4_K, DType.Q6_K)) {
                     labels.add("model " + t + " prefill+decode batch 1");
                     tasks.add(() -> mb.run(cfg, quick ? 32 : 128, steps, 1, t, report));
+                }
+            }
+            if (run.contains("sampling")) {
+                SamplingBench sb = new SamplingBench(be, reference);
+                for (int v : SamplingBench.VOCABS) {
+                    labels.add("sampling V=" + v);
+                    tasks.add(() -> sb.run(v, report));
                 }
             }
             Tokenizer serveTokenizer = null;

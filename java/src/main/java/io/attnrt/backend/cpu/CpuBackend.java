@@ -38,6 +38,8 @@ public final class CpuBackend extends HostMemoryBackend {
     private final Linear linear;
     private final Attention attention;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Keeps reused scratch: used under the lock only. */
+    private final Sampler sampler;
     /** F16 weights already scanned for Inf/NaN (identity keys; entries vanish with their tensors). */
     private final Map<Tensor, Boolean> finiteHalfWeights = new WeakHashMap<>();
     /** RoPE cos/sin per position, per (spec, head dim), shared by every layer and step (guarded by the lock). */
@@ -74,6 +76,7 @@ public final class CpuBackend extends HostMemoryBackend {
         }
         this.linear = new Linear(kernels, pool, scratch);
         this.attention = new Attention(kernels, pool, scratch);
+        this.sampler = new Sampler(kernels);
         String mode = simd ? kernels.describe()
                 : vectorModulePresent() ? "scalar (SIMD switched off)" : "scalar (" + VECTOR_MODULE + " not enabled)";
         this.description = "cpu: " + mode + ", " + threads + (threads == 1 ? " thread" : " threads");
@@ -603,7 +606,7 @@ public final class CpuBackend extends HostMemoryBackend {
             int v = logits.dim(1);
             int[] result = new int[params.length];
             for (int r = 0; r < params.length; r++) {
-                result[r] = Sampler.sample(hl.f32(), r * v, v, params[r], uniforms[r]);
+                result[r] = sampler.sample(hl.f32(), r * v, v, params[r], uniforms[r]);
             }
             return result;
         } finally {

@@ -112,6 +112,12 @@ interface Kernels {
     /** Max of {@code a[off, off+n)}; −∞ when all are −∞. */
     float max(float[] a, int off, int n);
 
+    /**
+     * The first i in [from, to) with {@code !(a[i] <= threshold)} (larger, or NaN), or {@code to} if there is
+     * none: the sampler's top-k scan, which rejects nearly every logit.
+     */
+    int firstAbove(float[] a, int from, int to, float threshold);
+
     /** {@code a[i] = exp(a[i] − m)} (−∞ gives 0) and returns the sum; m is finite. */
     float expShiftSum(float[] a, int off, int n, float m);
 

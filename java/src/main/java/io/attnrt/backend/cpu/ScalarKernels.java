@@ -243,6 +243,16 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public int firstAbove(float[] a, int from, int to, float threshold) {
+        for (int i = from; i < to; i++) {
+            if (!(a[i] <= threshold)) {
+                return i;
+            }
+        }
+        return to;
+    }
+
+    @Override
     public float expShiftSum(float[] a, int off, int n, float m) {
         float sum = 0;
         for (int i = 0; i < n; i++) {

@@ -1027,6 +1027,33 @@ final class SimdKernels implements Kernels {
     }
 
     @Override
+    public int firstAbove(float[] a, int from, int to, float threshold) {
+        int i = from;
+        FloatVector t = FloatVector.broadcast(F, threshold);
+        for (; i + 4 * L <= to; i += 4 * L) { // NaN: LE is false, so its lane is set after not()
+            VectorMask<Float> m0 = FloatVector.fromArray(F, a, i).compare(VectorOperators.LE, t).not();
+            VectorMask<Float> m1 = FloatVector.fromArray(F, a, i + L).compare(VectorOperators.LE, t).not();
+            VectorMask<Float> m2 = FloatVector.fromArray(F, a, i + 2 * L).compare(VectorOperators.LE, t).not();
+            VectorMask<Float> m3 = FloatVector.fromArray(F, a, i + 3 * L).compare(VectorOperators.LE, t).not();
+            if (m0.or(m1).or(m2).or(m3).anyTrue()) {
+                break; // the one-vector loop below finds it among these 4·L
+            }
+        }
+        for (; i + L <= to; i += L) {
+            VectorMask<Float> m = FloatVector.fromArray(F, a, i).compare(VectorOperators.LE, t).not();
+            if (m.anyTrue()) {
+                return i + m.firstTrue();
+            }
+        }
+        for (; i < to; i++) {
+            if (!(a[i] <= threshold)) {
+                return i;
+            }
+        }
+        return to;
+    }
+
+    @Override
     public float expShiftSum(float[] a, int off, int n, float m) {
         int i = 0;
         FloatVector sum = FloatVector.zero(F);

@@ -10,8 +10,9 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * Device sampling through {@code sample_f32} (cuda/sampling.cu): per row the SamplingParams procedure in
- * double precision with exact fixed-point sums, so the token equals the reference's; only the token ids
- * come back. Scratch layout in one workspace: probabilities [rows·vocab] doubles, then the per-row
+ * double precision with exact fixed-point sums, so the token equals the reference's except when u lands
+ * within ~1e-13 of a boundary or a cut falls among equally probable tokens of distinct logits (see the
+ * kernel's header); only the token ids come back. Scratch layout in one workspace: probabilities [rows·vocab] doubles, then the per-row
  * uniforms (double), temperatures (float), top-p (float), top-k (int) and the result ids (int); 16-bit
  * logits are widened to F32 after that.
  */

@@ -9,7 +9,6 @@ import io.attnrt.backend.host.HostMemoryBackend;
 import io.attnrt.backend.host.HostTensor;
 import io.attnrt.backend.Tensor;
 import java.util.Arrays;
-import java.util.Comparator;
 
 /**
  * The oracle every other backend is checked against: each op of {@link io.attnrt.backend.Backend} written
@@ -410,72 +409,81 @@ public class ReferenceBackend extends HostMemoryBackend {
         return result;
     }
 
-    /** The numbered procedure of {@link SamplingParams}, step by step, in double. */
+    /**
+     * The numbered procedure of {@link SamplingParams}, step by step and in full (every weight, a sort of
+     * the whole vocabulary): the oracle the other backends are held to.
+     */
     private static int sampleRow(float[] logits, SamplingParams params, double u) {
         // 1. greedy
         if (params.greedy()) {
             return argmaxOf(logits);
         }
-        // 2. p = softmax(logits / temperature)
         int vocab = logits.length;
-        double temperature = params.temperature();
-        double max = Double.NEGATIVE_INFINITY;
+        float max = Float.NEGATIVE_INFINITY;
         for (float logit : logits) {
-            max = Math.max(max, logit / temperature);
+            if (Float.isNaN(logit)) {
+                return 0; // no distribution
+            }
+            max = Math.max(max, logit);
         }
-        double[] p = new double[vocab];
-        double total = 0;
+        if (Float.isInfinite(max)) {
+            return 0; // a +inf logit, or every logit -inf: no distribution
+        }
+        // 2. w_i = exp(l_i / T - max / T), unnormalised; the largest is exactly 1
+        double temperature = params.temperature();
+        double shift = max / temperature;
+        double[] w = new double[vocab];
         for (int i = 0; i < vocab; i++) {
-            p[i] = Math.exp(logits[i] / temperature - max);
-            total += p[i];
+            w[i] = Math.exp(logits[i] / temperature - shift);
         }
-        for (int i = 0; i < vocab; i++) {
-            p[i] /= total;
-        }
-        // 3. order by p descending, lower index first among ties; keep the first topK
+        // 3. order by logit descending, lower index first among ties (-0 and +0 tie); keep the first topK
         Integer[] order = new Integer[vocab];
         for (int i = 0; i < vocab; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> -p[i]).thenComparingInt(i -> i));
+        Arrays.sort(order, (i, j) -> logits[i] > logits[j] ? -1 : logits[i] < logits[j] ? 1 : Integer.compare(i, j));
         int kept = params.topK() > 0 ? Math.min(params.topK(), vocab) : vocab;
-        // 4. shortest prefix reaching topP · (sum of the kept p); never empty
-        if (params.topP() < 1f) {
-            double keptSum = 0;
-            for (int r = 0; r < kept; r++) {
-                keptSum += p[order[r]];
+        boolean[] inTopK = new boolean[vocab];
+        for (int r = 0; r < kept; r++) {
+            inTopK[order[r]] = true;
+        }
+        // the kept sum S: in ascending index order
+        double keptSum = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (inTopK[i]) {
+                keptSum += w[i];
             }
+        }
+        // 4. the shortest prefix whose running sum (along the order) reaches topP · S; S becomes that sum
+        if (params.topP() < 1f) {
             double target = params.topP() * keptSum;
             double cumulative = 0;
             int prefix = 0;
             while (prefix < kept) {
-                cumulative += p[order[prefix]];
+                cumulative += w[order[prefix]];
                 prefix++;
                 if (cumulative >= target) {
                     break;
                 }
             }
-            kept = Math.max(1, prefix);
+            kept = prefix;
+            keptSum = cumulative;
         }
-        // 5. the first kept token whose cumulative p exceeds u · (sum of the kept p)
-        double keptSum = 0;
-        for (int r = 0; r < kept; r++) {
-            keptSum += p[order[r]];
-        }
+        // 5. the first kept token whose running sum (along the order) exceeds u · S
         double threshold = u * keptSum;
         double cumulative = 0;
         int lastPositive = order[0];
         for (int r = 0; r < kept; r++) {
             int token = order[r];
-            cumulative += p[token];
-            if (p[token] > 0) {
+            cumulative += w[token];
+            if (w[token] > 0) {
                 lastPositive = token;
             }
             if (cumulative > threshold) {
                 return token;
             }
         }
-        // Only reachable when u · sum rounds up to the sum itself: the last token with any probability.
+        // Only reachable when u · S rounds above the running sum: the last kept token with any weight.
         return lastPositive;
     }
 }

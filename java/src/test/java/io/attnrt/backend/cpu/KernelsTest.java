@@ -80,6 +80,34 @@ class KernelsTest {
     }
 
     @Test
+    void firstAboveFindsTheFirstLargerOrNaNValueAtEveryPosition() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        float[] a = new float[300];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = rnd.nextInt(4); // many values equal to the threshold: equal is not above
+        }
+        for (Kernels k : new Kernels[] {simd, scalar}) {
+            for (int trial = 0; trial < 2000; trial++) {
+                int from = rnd.nextInt(a.length), to = from + rnd.nextInt(a.length - from + 1);
+                float threshold = rnd.nextInt(5) - 0.5f * rnd.nextInt(2);
+                int planted = rnd.nextInt(a.length);
+                float old = a[planted];
+                a[planted] = rnd.nextBoolean() ? Float.NaN : threshold > 3 ? old : Math.nextUp(threshold);
+                int expected = to;
+                for (int i = from; i < to; i++) {
+                    if (!(a[i] <= threshold)) {
+                        expected = i;
+                        break;
+                    }
+                }
+                assertEquals(expected, k.firstAbove(a, from, to, threshold),
+                        k.describe() + " [" + from + ", " + to + ") threshold " + threshold);
+                a[planted] = old;
+            }
+        }
+    }
+
+    @Test
     void vectorExpIsWithinTwoUlpsAndZeroBelowTheFloatRange() {
         int n = 200_001;
         float[] a = new float[n];
