@@ -155,6 +155,33 @@ async function bench(file) {
     await m.model.dispose();
 }
 
+// speed FILE THREADS PROMPT NEW: one JSON line {prefill_tps, decode_tps, ...} for scripts/bench-vs-llamacpp. A
+//   PROMPT-token prompt evaluated as one batch (prefill: from the call to the first token), then NEW-1 greedy
+//   single-token steps (decode); after one untimed round of the same (page faults, thread start).
+async function speed(file, threads, promptLength, newTokens) {
+    const model = await llama.loadModel({modelPath: file, gpuLayers: 0});
+    const context = await model.createContext({contextSize: promptLength + newTokens + 8, threads, sequences: 1,
+        batchSize: Math.max(512, promptLength)});
+    const sequence = context.getSequence();
+    const prompt = Array.from({length: promptLength}, (_, i) => 300 + 7 * i);  // the ids scripts/bench-vs-llamacpp gives attnrt
+    let result;
+    for (let run = 0; run < 2; run++) {
+        await sequence.clearHistory();
+        let n = 0, t1 = 0;
+        const t0 = performance.now();
+        for await (const _ of sequence.evaluate(prompt, {temperature: 0, yieldEogToken: true})) {
+            if (n === 0) t1 = performance.now();
+            if (++n === newTokens) break;
+        }
+        const t2 = performance.now();
+        result = {impl: "llama.cpp", release: `${llama.llamaCppRelease.release} (node-llama-cpp ${nodeLlamaCppVersion()})`, threads, prompt: promptLength,
+            new_tokens: n, prefill_tps: promptLength / ((t1 - t0) / 1000), decode_tps: (n - 1) / ((t2 - t1) / 1000)};
+    }
+    console.log(JSON.stringify(result));
+    await context.dispose();
+    await model.dispose();
+}
+
 async function tokenize(file, corpusPath, out, parseSpecial) {
     const zlib = await import("node:zlib");
     const readJson = p => JSON.parse((p.endsWith(".gz") ? zlib.gunzipSync(fs.readFileSync(p)) : fs.readFileSync(p)).toString("utf8"));
@@ -189,6 +216,7 @@ function nodeLlamaCppVersion() {
 const [mode, arg, ...rest] = process.argv.slice(2);
 if (mode === "check" && arg) await check(arg);
 else if (mode === "bench" && arg) await bench(arg);
+else if (mode === "speed" && arg && rest.length >= 3) await speed(arg, Number(rest[0]), Number(rest[1]), Number(rest[2]));
 else if (mode === "tokenize" && arg && rest.length >= 2) await tokenize(arg, rest[0], rest[1], rest[2] === "parse_special");
-else { console.error("usage: node llama_cpp_reference.mjs check DIR | bench FILE.gguf | tokenize FILE.gguf CORPUS.json[.gz] OUT.json[.gz] [parse_special]"); process.exit(2); }
+else { console.error("usage: node llama_cpp_reference.mjs check DIR | bench FILE.gguf | speed FILE.gguf THREADS PROMPT NEW | tokenize FILE.gguf CORPUS.json[.gz] OUT.json[.gz] [parse_special]"); process.exit(2); }
 await llama.dispose();

@@ -279,6 +279,10 @@ final class BenchCommand implements Callable<Integer> {
         for (int[] p : bc) {
             shapes.add(new DecodeBench.Shape(p[0], p[1], 128, 32, 8, 16));
         }
+        // every GQA ratio at one context: 8 KV heads under 8 (MHA), 16 and 32 query heads, and 32/32 MHA
+        for (int[] hk : new int[][] {{8, 8}, {16, 8}, {32, 32}}) {
+            shapes.add(new DecodeBench.Shape(1, 4096, 128, hk[0], hk[1], 16));
+        }
         return shapes;
     }
 }

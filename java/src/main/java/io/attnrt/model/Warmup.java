@@ -27,8 +27,8 @@ public final class Warmup {
      * Iterations always run, and the most run while the weights are still loading. Measured on the 56M bench
      * model (see the README's first-token figures): 12 take the first 128-token prefill from ~3 s to ~0.4 s.
      */
-    static final int MIN_ITERATIONS = Integer.getInteger("attnrt.warmup.iterations", 12);
-    static final int MAX_ITERATIONS = Math.max(MIN_ITERATIONS, 40);
+    static final int MIN_ITERATIONS = Integer.getInteger("attnrt.warmup.iterations", 40);
+    static final int MAX_ITERATIONS = Math.max(MIN_ITERATIONS, 60);
     /** Prompt lengths cycled through: short, tile-aligned and ragged, so every tail branch is compiled. */
     private static final int[] PROMPTS = {48, 64, 130, 17};
 

@@ -24,6 +24,12 @@ final class SimdKernels implements Kernels {
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     static final int L = F.length();
     private static final boolean QUANT_SIMD = QuantSimd.supported();
+    /**
+     * Vector registers C2 allocates: 32 with AVX-512 (UseAVX ≥ 3, EVEX encodes zmm16-31) and on AArch64,
+     * 16 with AVX/AVX2. Register tiles are sized from it: a tile needing more spills to the stack in its
+     * innermost loop. {@code -Dattnrt.cpu.vectorRegisters=16|32} forces one (the tests run both).
+     */
+    static final int VECTOR_REGISTERS = detectVectorRegisters();
     private static final int KEY_TILE = 4 * L;
 
     // exp(x) = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln2/2; Cephes expf polynomial, ~1 ulp.
@@ -56,6 +62,28 @@ final class SimdKernels implements Kernels {
         };
     }
 
+    private static int detectVectorRegisters() {
+        String forced = System.getProperty("attnrt.cpu.vectorRegisters");
+        if (forced != null && !forced.isBlank()) {
+            if (!forced.trim().equals("16") && !forced.trim().equals("32")) {
+                throw new IllegalArgumentException("system property attnrt.cpu.vectorRegisters must be 16 or 32, got '"
+                        + forced + "'");
+            }
+            return Integer.parseInt(forced.trim());
+        }
+        String arch = System.getProperty("os.arch", "");
+        if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+            return 32; // AArch64 has 32 SIMD registers; elsewhere the Vector API's tiles are not register-bound
+        }
+        try {
+            com.sun.management.HotSpotDiagnosticMXBean vm = java.lang.management.ManagementFactory
+                    .getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return Integer.parseInt(vm.getVMOption("UseAVX").getValue()) >= 3 ? 32 : 16;
+        } catch (RuntimeException | LinkageError e) {
+            return 16; // not HotSpot: assume the smaller register file
+        }
+    }
+
     SimdKernels() {
         if (S.length() != L || I.length() != L) {
             throw new IllegalStateException("unexpected vector species: " + F + " / " + S + " / " + I);
@@ -75,6 +103,11 @@ final class SimdKernels implements Kernels {
     @Override
     public String describe() {
         return "SIMD " + F.vectorBitSize() + "-bit (" + L + " float lanes)";
+    }
+
+    /** Vector registers the tiles are sized for (see {@link #VECTOR_REGISTERS}). */
+    int vectorRegisters() {
+        return VECTOR_REGISTERS;
     }
 
     // ------------------------------------------------------------ helpers
@@ -914,8 +947,11 @@ final class SimdKernels implements Kernels {
             return;
         }
         int dv = d - d % L;
-        for (int r = 0; r < rows; r += 4) {
-            int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+        int r = 0;
+        // whole groups of 4 rows share each key load; the rows past them go alone, 4 keys at a time, so a
+        // row is never computed twice (one row per KV head in multi-head attention)
+        for (; r + 4 <= rows; r += 4) {
+            int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             int q0 = qOff + r * d, q1 = qOff + r1 * d, q2 = qOff + r2 * d, q3 = qOff + r3 * d;
             for (int j = 0; j < count; j++) {
                 int kj = kOffs[j];
@@ -941,6 +977,51 @@ final class SimdKernels implements Kernels {
                 s[r2 * KEY_TILE + j] = s2;
                 s[r3 * KEY_TILE + j] = s3;
             }
+        }
+        for (; r < rows; r++) {
+            scoresDot1Row(q, qOff + r * d, d, dv, k, kOffs, count, s, r * KEY_TILE);
+        }
+    }
+
+    /** One query row against keys 4 at a time: 4 independent FMA chains, each key loaded once. */
+    private static void scoresDot1Row(float[] q, int q0, int d, int dv, float[] k, int[] kOffs, int count, float[] s,
+                                      int sOff) {
+        int j = 0;
+        for (; j + 4 <= count; j += 4) {
+            int k0 = kOffs[j], k1 = kOffs[j + 1], k2 = kOffs[j + 2], k3 = kOffs[j + 3];
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int c = 0; c < dv; c += L) {
+                FloatVector qv = FloatVector.fromArray(F, q, q0 + c);
+                a0 = FloatVector.fromArray(F, k, k0 + c).fma(qv, a0);
+                a1 = FloatVector.fromArray(F, k, k1 + c).fma(qv, a1);
+                a2 = FloatVector.fromArray(F, k, k2 + c).fma(qv, a2);
+                a3 = FloatVector.fromArray(F, k, k3 + c).fma(qv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int c = dv; c < d; c++) {
+                float qc = q[q0 + c];
+                s0 += qc * k[k0 + c];
+                s1 += qc * k[k1 + c];
+                s2 += qc * k[k2 + c];
+                s3 += qc * k[k3 + c];
+            }
+            s[sOff + j] = s0;
+            s[sOff + j + 1] = s1;
+            s[sOff + j + 2] = s2;
+            s[sOff + j + 3] = s3;
+        }
+        for (; j < count; j++) {
+            int kj = kOffs[j];
+            FloatVector a = FloatVector.zero(F);
+            for (int c = 0; c < dv; c += L) {
+                a = FloatVector.fromArray(F, q, q0 + c).fma(FloatVector.fromArray(F, k, kj + c), a);
+            }
+            float sj = a.reduceLanes(VectorOperators.ADD);
+            for (int c = dv; c < d; c++) {
+                sj += q[q0 + c] * k[kj + c];
+            }
+            s[sOff + j] = sj;
         }
     }
 
@@ -1071,15 +1152,148 @@ final class SimdKernels implements Kernels {
         return s;
     }
 
+    /**
+     * Rows in groups sized for the register file, never recomputing one: four at a time where there are 32
+     * vector registers (AVX-512, NEON), two at a time where there are 16 (AVX2: a 4-row tile's 16 accumulators
+     * plus its loads would spill), and a last odd row alone — so multi-head attention (one row per KV head)
+     * costs one row's work, not a clamped 4-row tile's.
+     */
     @Override
     public void accumulatePV(float[] p, int rows, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
+        int r = 0;
+        if (VECTOR_REGISTERS >= 32) {
+            for (; r + 4 <= rows; r += 4) {
+                pv4Rows(p, r, count, v, vOffs, acc, accOff, d);
+            }
+        }
+        for (; r + 2 <= rows; r += 2) {
+            pv2Rows(p, r, count, v, vOffs, acc, accOff, d);
+        }
+        if (r < rows) {
+            pv1Row(p, r, count, v, vOffs, acc, accOff, d);
+        }
+    }
+
+    /** Rows r, r+1 over 4L-wide column blocks: 8 accumulators, 4 loads and 1 broadcast live (13 registers). */
+    private static void pv2Rows(float[] p, int r, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
+        int d4 = d - d % (4 * L), dv = d - d % L;
+        int p0 = r * KEY_TILE, p1 = p0 + KEY_TILE, o0 = accOff + r * d, o1 = o0 + d;
+        for (int c = 0; c < d4; c += 4 * L) {
+            FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c), a01 = FloatVector.fromArray(F, acc, o0 + c + L);
+            FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
+            FloatVector a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+            FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c), a11 = FloatVector.fromArray(F, acc, o1 + c + L);
+            FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L);
+            FloatVector a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
+            for (int j = 0; j < count; j++) {
+                int vj = vOffs[j] + c;
+                FloatVector v0 = FloatVector.fromArray(F, v, vj), v1 = FloatVector.fromArray(F, v, vj + L);
+                FloatVector v2 = FloatVector.fromArray(F, v, vj + 2 * L), v3 = FloatVector.fromArray(F, v, vj + 3 * L);
+                FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
+                a00 = v0.fma(b, a00);
+                a01 = v1.fma(b, a01);
+                a02 = v2.fma(b, a02);
+                a03 = v3.fma(b, a03);
+                b = FloatVector.broadcast(F, p[p1 + j]);
+                a10 = v0.fma(b, a10);
+                a11 = v1.fma(b, a11);
+                a12 = v2.fma(b, a12);
+                a13 = v3.fma(b, a13);
+            }
+            a00.intoArray(acc, o0 + c);
+            a01.intoArray(acc, o0 + c + L);
+            a02.intoArray(acc, o0 + c + 2 * L);
+            a03.intoArray(acc, o0 + c + 3 * L);
+            a10.intoArray(acc, o1 + c);
+            a11.intoArray(acc, o1 + c + L);
+            a12.intoArray(acc, o1 + c + 2 * L);
+            a13.intoArray(acc, o1 + c + 3 * L);
+        }
+        for (int c = d4; c < dv; c += L) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c), a1 = FloatVector.fromArray(F, acc, o1 + c);
+            for (int j = 0; j < count; j++) {
+                FloatVector vv = FloatVector.fromArray(F, v, vOffs[j] + c);
+                a0 = vv.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+                a1 = vv.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
+            }
+            a0.intoArray(acc, o0 + c);
+            a1.intoArray(acc, o1 + c);
+        }
+        pvTail(p, r, 2, count, v, vOffs, acc, accOff, d, dv);
+    }
+
+    /**
+     * Row r alone over 4L-wide column blocks. Even and odd keys feed separate accumulators (8 independent FMA
+     * chains, 13 registers live) so the FMA latency stays hidden with a single row.
+     */
+    private static void pv1Row(float[] p, int r, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
+        int d4 = d - d % (4 * L), dv = d - d % L;
+        int p0 = r * KEY_TILE, o0 = accOff + r * d;
+        for (int c = 0; c < d4; c += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c), a1 = FloatVector.fromArray(F, acc, o0 + c + L);
+            FloatVector a2 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+            FloatVector e0 = FloatVector.zero(F), e1 = e0, e2 = e0, e3 = e0;
+            int j = 0;
+            for (; j + 2 <= count; j += 2) {
+                int vj = vOffs[j] + c, vk = vOffs[j + 1] + c;
+                FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
+                a0 = FloatVector.fromArray(F, v, vj).fma(b, a0);
+                a1 = FloatVector.fromArray(F, v, vj + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, v, vj + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, v, vj + 3 * L).fma(b, a3);
+                b = FloatVector.broadcast(F, p[p0 + j + 1]);
+                e0 = FloatVector.fromArray(F, v, vk).fma(b, e0);
+                e1 = FloatVector.fromArray(F, v, vk + L).fma(b, e1);
+                e2 = FloatVector.fromArray(F, v, vk + 2 * L).fma(b, e2);
+                e3 = FloatVector.fromArray(F, v, vk + 3 * L).fma(b, e3);
+            }
+            if (j < count) {
+                int vj = vOffs[j] + c;
+                FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
+                a0 = FloatVector.fromArray(F, v, vj).fma(b, a0);
+                a1 = FloatVector.fromArray(F, v, vj + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, v, vj + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, v, vj + 3 * L).fma(b, a3);
+            }
+            a0.add(e0).intoArray(acc, o0 + c);
+            a1.add(e1).intoArray(acc, o0 + c + L);
+            a2.add(e2).intoArray(acc, o0 + c + 2 * L);
+            a3.add(e3).intoArray(acc, o0 + c + 3 * L);
+        }
+        for (int c = d4; c < dv; c += L) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c);
+            for (int j = 0; j < count; j++) {
+                a0 = FloatVector.fromArray(F, v, vOffs[j] + c).fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+            }
+            a0.intoArray(acc, o0 + c);
+        }
+        pvTail(p, r, 1, count, v, vOffs, acc, accOff, d, dv);
+    }
+
+    /** Columns [dv, d) past the last whole vector, for rows r..r+n-1, in scalar. */
+    private static void pvTail(float[] p, int r, int n, int count, float[] v, int[] vOffs, float[] acc, int accOff,
+                               int d, int dv) {
+        for (int k = 0; k < n && dv < d; k++) {
+            int pr = (r + k) * KEY_TILE, or = accOff + (r + k) * d;
+            for (int j = 0; j < count; j++) {
+                float pj = p[pr + j];
+                int vj = vOffs[j];
+                for (int c = dv; c < d; c++) {
+                    acc[or + c] += pj * v[vj + c];
+                }
+            }
+        }
+    }
+
+    /** Rows r..r+3: 16 accumulators, each V vector loaded once for four rows (needs 32 vector registers). */
+    private static void pv4Rows(float[] p, int r, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
         int d4 = d - d % (4 * L);
         int dv = d - d % L;
-        for (int r = 0; r < rows; r += 4) {
-            int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+        {
+            int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             int p0 = r * KEY_TILE, p1 = r1 * KEY_TILE, p2 = r2 * KEY_TILE, p3 = r3 * KEY_TILE;
             int o0 = accOff + r * d, o1 = accOff + r1 * d, o2 = accOff + r2 * d, o3 = accOff + r3 * d;
-            // Duplicated (clamped) rows load the same accumulator, add the same terms and store the same result.
             for (int c = 0; c < d4; c += 4 * L) {
                 FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
                 FloatVector a01 = FloatVector.fromArray(F, acc, o0 + c + L);
@@ -1157,12 +1371,8 @@ final class SimdKernels implements Kernels {
                 a3.intoArray(acc, o3 + c);
             }
             if (dv < d) {
-                int[] rs = {r, r1, r2, r3};
                 for (int k = 0; k < 4; k++) {
-                    if (k > 0 && rs[k] == rs[k - 1]) {
-                        break; // clamped duplicate: scalar updates are read-modify-write per element
-                    }
-                    int pr = rs[k] * KEY_TILE, or = accOff + rs[k] * d;
+                    int pr = (r + k) * KEY_TILE, or = accOff + (r + k) * d;
                     for (int j = 0; j < count; j++) {
                         float pj = p[pr + j];
                         int vj = vOffs[j];

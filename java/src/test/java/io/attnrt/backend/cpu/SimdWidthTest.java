@@ -23,6 +23,12 @@ class SimdWidthTest {
             assertEquals(forced / Float.SIZE, k.lanes(), k.describe());
             assertEquals("SIMD " + forced + "-bit (" + forced / Float.SIZE + " float lanes)", k.describe());
         }
+        String regs = System.getProperty("attnrt.cpu.vectorRegisters");
+        int registers = ((SimdKernels) k).vectorRegisters();
+        assertTrue(registers == 16 || registers == 32, "registers " + registers);
+        if (regs != null) {
+            assertEquals(Integer.parseInt(regs), registers, "the forced register file");
+        }
         assertEquals(0, k.keyTile() % k.lanes(), "key tiles are whole vectors");
         assertEquals(0, k.rowTile() % k.lanes(), "row tiles are whole vectors");
     }
