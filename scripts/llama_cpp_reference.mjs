@@ -174,7 +174,7 @@ async function speed(file, threads, promptLength, newTokens) {
             if (++n === newTokens) break;
         }
         const t2 = performance.now();
-        result = {impl: "llama.cpp", release: `${llama.llamaCppRelease.release} (node-llama-cpp ${nodeLlamaCppVersion()})`, threads, prompt: promptLength,
+        result = {impl: "llama.cpp", release: `${llama.llamaCppRelease.repo} ${llama.llamaCppRelease.release} (node-llama-cpp ${nodeLlamaCppVersion()})`, threads, prompt: promptLength,
             new_tokens: n, prefill_tps: promptLength / ((t1 - t0) / 1000), decode_tps: (n - 1) / ((t2 - t1) / 1000)};
     }
     console.log(JSON.stringify(result));

@@ -23,11 +23,18 @@ import java.util.SplittableRandom;
 public final class ModelBench {
     private final Backend backend;
     private final java.util.function.DoubleSupplier bandwidthGBs;
+    private final double peakGflops;
 
     /** @param bandwidthGBs measures the machine's streaming bandwidth now, in GB/s */
     public ModelBench(Backend backend, java.util.function.DoubleSupplier bandwidthGBs) {
+        this(backend, bandwidthGBs, Double.NaN);
+    }
+
+    /** @param peakGflops the measured FMA peak prefill's GFLOP/s are compared with (NaN: no ratio) */
+    public ModelBench(Backend backend, java.util.function.DoubleSupplier bandwidthGBs, double peakGflops) {
         this.backend = backend;
         this.bandwidthGBs = bandwidthGBs;
+        this.peakGflops = peakGflops;
     }
 
     /** Bytes of weights one decode step reads per sequence. */
@@ -80,8 +87,11 @@ public final class ModelBench {
                 // prefill FLOP ≈ 2·params·tokens for the matmuls (attention's share is small at this length)
                 double prefillFlop = 2.0 * (cfg.parameterCount() - (double) cfg.vocabSize() * cfg.hiddenSize())
                         * prefill[6];
-                report.add(new BenchRow("model-prefill", backend.name(), config, prefillS, prefillFlop / prefillS / 1e9,
-                        Double.NaN, prefill[6] / prefillS, Double.NaN, null, Double.NaN));
+                double gflops = prefillFlop / prefillS / 1e9;
+                report.add(new BenchRow("model-prefill", backend.name(), config, prefillS, gflops,
+                        Double.NaN, prefill[6] / prefillS, Double.NaN,
+                        Double.isNaN(peakGflops) ? null : String.format("of the FMA peak %.0f GFLOP/s", peakGflops),
+                        gflops / peakGflops));
                 double limitTokens = median[1] * 1e9 / perToken * batch;
                 report.add(new BenchRow("model-decode", backend.name(),
                         config + String.format(", %.0f MB weights/step", perToken / 1e6),

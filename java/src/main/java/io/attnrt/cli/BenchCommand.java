@@ -3,6 +3,7 @@ package io.attnrt.cli;
 import io.attnrt.backend.Backend;
 import io.attnrt.backend.select.BackendChoice;
 import io.attnrt.backend.select.Backends;
+import io.attnrt.backend.cpu.FmaPeak;
 import io.attnrt.backend.cpu.MemoryBandwidth;
 import io.attnrt.backend.reference.ReferenceBackend;
 import io.attnrt.bench.AttentionBench;
@@ -108,6 +109,19 @@ final class BenchCommand implements Callable<Integer> {
                 report.add(new BenchRow("bandwidth", "stream-read", "all cores, median of 7 passes", Double.NaN,
                         Double.NaN, bandwidth, Double.NaN, Double.NaN, null, Double.NaN));
             }
+            double peak = Double.NaN;
+            if (run.contains("model") || run.contains("prefill")) {
+                // the compute limit of prefill: multiply-adds in registers on one core and on all of them
+                int all = be instanceof io.attnrt.backend.cpu.CpuBackend cpu ? cpu.threads()
+                        : Runtime.getRuntime().availableProcessors();
+                for (int t : all > 1 ? new int[] {1, all} : new int[] {1}) { // the last: the backend's threads
+                    peak = FmaPeak.measureGflops(t);
+                    report.add(new BenchRow("fma-peak", "registers", t + (t == 1 ? " thread" : " threads")
+                            + ", 12 FMA chains, median of 5", Double.NaN, peak, Double.NaN, Double.NaN, Double.NaN,
+                            null, Double.NaN));
+                }
+            }
+            double computePeak = peak;
             List<Runnable> tasks = new ArrayList<>();
             List<String> labels = new ArrayList<>();
             if (run.contains("prefill")) {
@@ -126,7 +140,8 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (run.contains("model")) {
                 ModelBench mb = new ModelBench(be,
-                        () -> MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20));
+                        () -> MemoryBandwidth.measureReadGBs(Runtime.getRuntime().availableProcessors(), 512L << 20),
+                        computePeak);
                 int steps = quick ? 8 : decodeTokens;
                 labels.add("model prefill+decode batch 1");
                 tasks.add(() -> mb.run(LlamaConfig.benchmark(), quick ? 32 : 128, steps, 1, DType.F32, report));

@@ -64,6 +64,12 @@ interface Kernels {
     /** Sum of {@code a[from, to)} (the streaming-read probe of {@link MemoryBandwidth}). */
     double sum(float[] a, int from, int to);
 
+    /**
+     * {@code iterations} rounds of 12 independent multiply-adds per lane, all in registers (the FMA-peak probe
+     * of {@link FmaPeak}: 24·{@link #lanes()} FLOP a round). Returns a value depending on every result.
+     */
+    float fmaRounds(long iterations, float seed);
+
     // ------------------------------------------------------------ linear
 
     /**

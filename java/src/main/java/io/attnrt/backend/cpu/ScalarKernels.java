@@ -113,6 +113,27 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public float fmaRounds(long iterations, float seed) {
+        float a0 = seed, a1 = seed + 1, a2 = seed + 2, a3 = seed + 3, a4 = seed + 4, a5 = seed + 5;
+        float a6 = seed + 6, a7 = seed + 7, a8 = seed + 8, a9 = seed + 9, a10 = seed + 10, a11 = seed + 11;
+        for (long i = 0; i < iterations; i++) {
+            a0 = Math.fma(a0, 0.9999999f, 1e-7f);
+            a1 = Math.fma(a1, 0.9999999f, 1e-7f);
+            a2 = Math.fma(a2, 0.9999999f, 1e-7f);
+            a3 = Math.fma(a3, 0.9999999f, 1e-7f);
+            a4 = Math.fma(a4, 0.9999999f, 1e-7f);
+            a5 = Math.fma(a5, 0.9999999f, 1e-7f);
+            a6 = Math.fma(a6, 0.9999999f, 1e-7f);
+            a7 = Math.fma(a7, 0.9999999f, 1e-7f);
+            a8 = Math.fma(a8, 0.9999999f, 1e-7f);
+            a9 = Math.fma(a9, 0.9999999f, 1e-7f);
+            a10 = Math.fma(a10, 0.9999999f, 1e-7f);
+            a11 = Math.fma(a11, 0.9999999f, 1e-7f);
+        }
+        return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+    }
+
+    @Override
     public double sum(float[] a, int from, int to) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = from;

@@ -193,4 +193,16 @@ class KernelsTest {
             }
         }
     }
+
+    @Test
+    void theFmaPeakProbeComputesItsChainsOnEveryLane() {
+        // every lane runs the scalar chains: the SIMD sum is lanes × the scalar one (up to summation order)
+        for (long rounds : new long[] {0, 1, 1000}) {
+            float one = scalar.fmaRounds(rounds, 1f), all = simd.fmaRounds(rounds, 1f);
+            assertEquals(one * simd.lanes(), all, Math.abs(one) * simd.lanes() * 1e-6, "rounds " + rounds);
+        }
+        assertEquals(78f, scalar.fmaRounds(0, 1f)); // 1 + 2 + ... + 12: the chains start where they should
+        double gflops = FmaPeak.measureGflops(1);
+        assertTrue(gflops > 0.1 && Double.isFinite(gflops), gflops + " GFLOP/s");
+    }
 }
