@@ -261,8 +261,8 @@ public final class OpSuite {
         b.add(S, decode(new int[] {1, 100, 1001}, 16, 8, 2, 80, 1, DType.F16, true, false));
         b.add(Q, decode(new int[] {300}, 16, 8, 2, 128, 0, DType.F32, true, true));
         // group sizes 3 and 7 take every row grouping of the kernels (4 + 2 + 1), head dims off the vector width
-        b.add(Q, decode(new int[] {70, 3}, 16, 6, 2, 96, 0, DType.F32, true, false));
-        b.add(Q, decode(new int[] {129, 40}, 16, 14, 2, 72, 0, DType.BF16, true, false));
+        b.add(S, decode(new int[] {70, 3}, 16, 6, 2, 96, 0, DType.F32, true, false));
+        b.add(S, decode(new int[] {129, 40}, 16, 14, 2, 72, 0, DType.BF16, true, false));
     }
 
     static OpCase decode(int[] contextLens, int blockSize, int heads, int kvHeads, int d, int window,

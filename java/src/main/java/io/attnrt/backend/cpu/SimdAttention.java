@@ -86,7 +86,7 @@ final class SimdAttention {
     private static final VectorMask<Float> LOW8 = low(8), LOW4 = low(4), LOW2 = low(2), LOW1 = low(1);
 
     private static VectorShuffle<Float> swap(int h) {
-        return VectorShuffle.fromOp(F, i -> L == 16 ? i ^ h : i);
+        return VectorShuffle.fromOp(F, i -> h < L ? i ^ h : i); // identity where h is not a lane distance (unused)
     }
 
     private static VectorMask<Float> low(int h) {
@@ -100,6 +100,10 @@ final class SimdAttention {
     static void scoresDot(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count, float[] s) {
         if (L == 16 && d % L == 0) {
             scoresDot16(q, qOff, rows, d, k, kOffs, count, s);
+            return;
+        }
+        if (L == 8 && d % L == 0) {
+            scoresDot8(q, qOff, rows, d, k, kOffs, count, s);
             return;
         }
         int dv = d - d % L;
@@ -136,6 +140,46 @@ final class SimdAttention {
         }
         for (; r < rows; r++) {
             scoresDot1Row(q, qOff + r * d, d, dv, k, kOffs, count, s, r * KEY_TILE);
+        }
+    }
+
+    /**
+     * scoresDot for 8 lanes (AVX2) and d a multiple of 8, as {@link #scoresDot16}: 8 keys at a time against one
+     * query row in 8 accumulators (10 registers live, within AVX2's 16), then 7 folds leave key j's dot product
+     * in lane j — no per-key horizontal reductions. Keys past count repeat the last key.
+     */
+    private static void scoresDot8(float[] q, int qOff, int rows, int d, float[] k, int[] kOffs, int count,
+                                   float[] s) {
+        for (int j0 = 0; j0 < count; j0 += 8) {
+            int last = count - 1;
+            int o0 = kOffs[j0], o1 = kOffs[Math.min(j0 + 1, last)], o2 = kOffs[Math.min(j0 + 2, last)];
+            int o3 = kOffs[Math.min(j0 + 3, last)], o4 = kOffs[Math.min(j0 + 4, last)];
+            int o5 = kOffs[Math.min(j0 + 5, last)], o6 = kOffs[Math.min(j0 + 6, last)];
+            int o7 = kOffs[Math.min(j0 + 7, last)];
+            for (int r = 0; r < rows; r++) {
+                int qr = qOff + r * d;
+                FloatVector z = FloatVector.zero(F);
+                FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+                for (int c = 0; c < d; c += 8) {
+                    FloatVector qv = FloatVector.fromArray(F, q, qr + c);
+                    a0 = FloatVector.fromArray(F, k, o0 + c).fma(qv, a0);
+                    a1 = FloatVector.fromArray(F, k, o1 + c).fma(qv, a1);
+                    a2 = FloatVector.fromArray(F, k, o2 + c).fma(qv, a2);
+                    a3 = FloatVector.fromArray(F, k, o3 + c).fma(qv, a3);
+                    a4 = FloatVector.fromArray(F, k, o4 + c).fma(qv, a4);
+                    a5 = FloatVector.fromArray(F, k, o5 + c).fma(qv, a5);
+                    a6 = FloatVector.fromArray(F, k, o6 + c).fma(qv, a6);
+                    a7 = FloatVector.fromArray(F, k, o7 + c).fma(qv, a7);
+                }
+                // the folds of scoresDot16 from h = 4 down (written inline for the same reason)
+                a0 = a4.blend(a0, LOW4).add(a0.blend(a4, LOW4).rearrange(SWAP4));
+                a1 = a5.blend(a1, LOW4).add(a1.blend(a5, LOW4).rearrange(SWAP4));
+                a2 = a6.blend(a2, LOW4).add(a2.blend(a6, LOW4).rearrange(SWAP4));
+                a3 = a7.blend(a3, LOW4).add(a3.blend(a7, LOW4).rearrange(SWAP4));
+                a0 = a2.blend(a0, LOW2).add(a0.blend(a2, LOW2).rearrange(SWAP2));
+                a1 = a3.blend(a1, LOW2).add(a1.blend(a3, LOW2).rearrange(SWAP2));
+                a1.blend(a0, LOW1).add(a0.blend(a1, LOW1).rearrange(SWAP1)).intoArray(s, r * KEY_TILE + j0);
+            }
         }
     }
 
