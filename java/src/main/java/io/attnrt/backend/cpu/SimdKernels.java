@@ -767,12 +767,21 @@ final class SimdKernels implements Kernels {
 
     @Override
     public int rowTile() {
-        return 4 * L;
+        return VECTOR_REGISTERS >= 32 ? 4 * L : 2 * L;
     }
 
+    /**
+     * 4 tokens × 4L rows (16 accumulators, 21 registers live) where there are 32 vector registers; with 16
+     * (AVX2) that tile spills in its inner loop, so there the packed tile is 2L rows and the kernel
+     * {@link #linearTileNarrow} (8 accumulators, 11 registers).
+     */
     @Override
     public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
                            int outStride, int rows, boolean accumulate) {
+        if (VECTOR_REGISTERS < 32) {
+            linearTileNarrow(x, xOff, xStride, tokens, wt, len, out, outOff, outStride, rows, accumulate);
+            return;
+        }
         int tile = 4 * L;
         int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
         int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
@@ -888,6 +897,71 @@ final class SimdKernels implements Kernels {
     }
 
     // ------------------------------------------------------------ attention
+
+    /** The GEMM micro-kernel for 16 vector registers: 4 tokens × 2L packed rows. */
+    private static void linearTileNarrow(float[] x, int xOff, int xStride, int tokens, float[] wt, int len,
+                                         float[] out, int outOff, int outStride, int rows, boolean accumulate) {
+        int tile = 2 * L;
+        int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        for (int i = 0; i < len; i++) {
+            int wi = i * tile;
+            FloatVector w0 = FloatVector.fromArray(F, wt, wi);
+            FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            b = FloatVector.broadcast(F, x[x1 + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            b = FloatVector.broadcast(F, x[x2 + i]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            b = FloatVector.broadcast(F, x[x3 + i]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+        }
+        if (rows == tile) {
+            storeNarrow(out, outOff, accumulate, a00, a01);
+            if (tokens > 1) {
+                storeNarrow(out, outOff + outStride, accumulate, a10, a11);
+            }
+            if (tokens > 2) {
+                storeNarrow(out, outOff + 2 * outStride, accumulate, a20, a21);
+            }
+            if (tokens > 3) {
+                storeNarrow(out, outOff + 3 * outStride, accumulate, a30, a31);
+            }
+            return;
+        }
+        // the last, partial row tile of a layer
+        float[] tmp = new float[4 * tile];
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a10.intoArray(tmp, tile);
+        a11.intoArray(tmp, tile + L);
+        a20.intoArray(tmp, 2 * tile);
+        a21.intoArray(tmp, 2 * tile + L);
+        a30.intoArray(tmp, 3 * tile);
+        a31.intoArray(tmp, 3 * tile + L);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int o = outOff + t * outStride + r;
+                out[o] = accumulate ? out[o] + tmp[t * tile + r] : tmp[t * tile + r];
+            }
+        }
+    }
+
+    private static void storeNarrow(float[] out, int o, boolean accumulate, FloatVector a0, FloatVector a1) {
+        if (accumulate) {
+            a0 = a0.add(FloatVector.fromArray(F, out, o));
+            a1 = a1.add(FloatVector.fromArray(F, out, o + L));
+        }
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + L);
+    }
 
     @Override
     public void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s) {
