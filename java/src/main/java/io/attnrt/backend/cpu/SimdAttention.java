@@ -22,6 +22,12 @@ final class SimdAttention {
 
 
     static void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s) {
+        if (VECTOR_REGISTERS < 32) {
+            // 4 rows × 4 vectors of keys would hold 21 registers: the key tile in two halves of 2 vectors
+            scoresTransposedHalf(q, qOff, rows, d, kt, s, 0);
+            scoresTransposedHalf(q, qOff, rows, d, kt, s, 2 * L);
+            return;
+        }
         for (int r = 0; r < rows; r += 4) {
             int q0 = qOff + r * d;
             int q1 = qOff + Math.min(r + 1, rows - 1) * d;
@@ -82,6 +88,46 @@ final class SimdAttention {
     }
 
     // Lane swaps and "low half" masks of the transpose-add tree in scoresDot16: lane i ↔ i ^ h.
+    /** Key columns [j0, j0 + 2L) of the tile for all rows, 4 rows × 2 vectors at a time (11 registers live). */
+    private static void scoresTransposedHalf(float[] q, int qOff, int rows, int d, float[] kt, float[] s, int j0) {
+        for (int r = 0; r < rows; r += 4) {
+            int q0 = qOff + r * d;
+            int q1 = qOff + Math.min(r + 1, rows - 1) * d;
+            int q2 = qOff + Math.min(r + 2, rows - 1) * d;
+            int q3 = qOff + Math.min(r + 3, rows - 1) * d;
+            FloatVector z = FloatVector.zero(F);
+            FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+            for (int c = 0; c < d; c++) {
+                int kc = c * KEY_TILE + j0;
+                FloatVector k0 = FloatVector.fromArray(F, kt, kc);
+                FloatVector k1 = FloatVector.fromArray(F, kt, kc + L);
+                FloatVector b = FloatVector.broadcast(F, q[q0 + c]);
+                a00 = k0.fma(b, a00);
+                a01 = k1.fma(b, a01);
+                b = FloatVector.broadcast(F, q[q1 + c]);
+                a10 = k0.fma(b, a10);
+                a11 = k1.fma(b, a11);
+                b = FloatVector.broadcast(F, q[q2 + c]);
+                a20 = k0.fma(b, a20);
+                a21 = k1.fma(b, a21);
+                b = FloatVector.broadcast(F, q[q3 + c]);
+                a30 = k0.fma(b, a30);
+                a31 = k1.fma(b, a31);
+            }
+            // clamped rows recompute the last row: storing it again writes identical values
+            int s0 = r * KEY_TILE + j0, s1 = Math.min(r + 1, rows - 1) * KEY_TILE + j0;
+            int s2 = Math.min(r + 2, rows - 1) * KEY_TILE + j0, s3 = Math.min(r + 3, rows - 1) * KEY_TILE + j0;
+            a00.intoArray(s, s0);
+            a01.intoArray(s, s0 + L);
+            a10.intoArray(s, s1);
+            a11.intoArray(s, s1 + L);
+            a20.intoArray(s, s2);
+            a21.intoArray(s, s2 + L);
+            a30.intoArray(s, s3);
+            a31.intoArray(s, s3 + L);
+        }
+    }
+
     private static final VectorShuffle<Float> SWAP8 = swap(8), SWAP4 = swap(4), SWAP2 = swap(2), SWAP1 = swap(1);
     private static final VectorMask<Float> LOW8 = low(8), LOW4 = low(4), LOW2 = low(2), LOW1 = low(1);
 
