@@ -40,8 +40,9 @@ public final class Warmup {
     private volatile Throwable failure;
     private final long started = System.nanoTime();
 
-    private Warmup(Thread thread) {
-        this.thread = thread;
+    private Warmup(Backend backend, LlamaConfig tiny, DType weightType) {
+        this.thread = new Thread(() -> run(backend, tiny, weightType), "attnrt-warmup");
+        thread.setDaemon(true);
     }
 
     /** Whether {@code backend} benefits: its kernels are JIT-compiled on first use. */
@@ -55,12 +56,9 @@ public final class Warmup {
         if (!applies(backend, like)) {
             return null;
         }
-        Warmup[] self = new Warmup[1];
-        Thread t = new Thread(() -> self[0].run(backend, tinyLike(like, weightType), weightType), "attnrt-warmup");
-        t.setDaemon(true);
-        self[0] = new Warmup(t);
-        t.start();
-        return self[0];
+        Warmup w = new Warmup(backend, tinyLike(like, weightType), weightType);
+        w.thread.start();
+        return w;
     }
 
     /** Waits for the warm-up to finish its iterations and logs what it did. */
@@ -100,7 +98,8 @@ public final class Warmup {
     }
 
     private void run(Backend backend, LlamaConfig tiny, DType weightType) {
-        DType type = tiny.hiddenSize() % 256 == 0 || !weightType.isQuantized() ? weightType : DType.F32;
+        // tinyLike finds whole 256-blocks for every head geometry it is given; F32 if one ever has none
+        DType type = tiny.qWidth() % 256 == 0 || !weightType.isQuantized() ? weightType : DType.F32;
         try (LlamaWeights w = LlamaWeights.random(tiny, backend, type, 1);
              LlamaModel model = new LlamaModel(tiny, w, backend);
              PagedKvCache cache = model.newCache(16, 16, DType.F32)) {

@@ -21,17 +21,17 @@ public final class FmaPeak {
      */
     public static double measureGflops(int threads) {
         Kernels k = CpuBackend.loadKernels(CpuBackend.simdByDefault());
+        // size the rounds to ~0.1 s on this machine: double until one call takes 20 ms, then 5x that
         long rounds = 1;
-        // size the rounds to ~0.1 s on this machine
-        for (long t0 = System.nanoTime(); ; rounds *= 2) {
-            t0 = System.nanoTime();
+        while (rounds < 1L << 40) {
+            long t0 = System.nanoTime();
             sink += k.fmaRounds(rounds, 1f);
-            if (System.nanoTime() - t0 > 20_000_000L || rounds > 1L << 40) {
-                rounds *= 5;
+            if (System.nanoTime() - t0 > 20_000_000L) {
                 break;
             }
+            rounds *= 2;
         }
-        long perTask = rounds;
+        long perTask = 5 * rounds;
         try (WorkerPool pool = new WorkerPool(threads)) {
             double[] seconds = new double[5];
             float[] out = new float[threads];

@@ -109,7 +109,7 @@ final class Sampler {
         int[] c = cand;
         double[] w = weight;
         for (int j = (n >>> 1) - 1; j >= 0; j--) {
-            siftDownBetter(a, off, c, j, n);
+            siftDown(a, off, c, j, n, true);
         }
         int size = n; // heap in c[0, size); popped tokens in c[size, n), in order from c[n - 1] down
         double cumulative = 0;
@@ -163,7 +163,7 @@ final class Sampler {
             c[i] = i;
         }
         for (int j = (k >>> 1) - 1; j >= 0; j--) {
-            siftDownWorse(a, off, c, j, k);
+            siftDown(a, off, c, j, k, false);
         }
         // c[0] is the weakest kept token. A later token (higher index) displaces it only with a strictly
         // larger logit: on an equal logit the kept one has the lower index and comes first.
@@ -175,7 +175,7 @@ final class Sampler {
                 return Float.NaN;
             }
             c[0] = i - off;
-            siftDownWorse(a, off, c, 0, k);
+            siftDown(a, off, c, 0, k, false);
             threshold = a[off + c[0]];
         }
         float max = Float.NEGATIVE_INFINITY;
@@ -191,18 +191,21 @@ final class Sampler {
         return x < y || (x == y && i > j);
     }
 
-    /** Min-heap on the defined order: the root is the token that comes last. */
-    private static void siftDownWorse(float[] a, int off, int[] h, int j, int size) {
+    /**
+     * Restores the heap h[0, size) below j. {@code firstOnTop}: a max-heap on the defined order (the root comes
+     * first); otherwise a min-heap (the root is the token that comes last).
+     */
+    private static void siftDown(float[] a, int off, int[] h, int j, int size, boolean firstOnTop) {
         int item = h[j];
         while (true) {
             int child = 2 * j + 1;
             if (child >= size) {
                 break;
             }
-            if (child + 1 < size && worse(a, off, h[child + 1], h[child])) {
+            if (child + 1 < size && higher(a, off, h[child + 1], h[child], firstOnTop)) {
                 child++;
             }
-            if (!worse(a, off, h[child], item)) {
+            if (!higher(a, off, h[child], item, firstOnTop)) {
                 break;
             }
             h[j] = h[child];
@@ -211,24 +214,9 @@ final class Sampler {
         h[j] = item;
     }
 
-    /** Max-heap on the defined order: the root is the token that comes first. */
-    private static void siftDownBetter(float[] a, int off, int[] h, int j, int size) {
-        int item = h[j];
-        while (true) {
-            int child = 2 * j + 1;
-            if (child >= size) {
-                break;
-            }
-            if (child + 1 < size && worse(a, off, h[child], h[child + 1])) {
-                child++;
-            }
-            if (!worse(a, off, item, h[child])) {
-                break;
-            }
-            h[j] = h[child];
-            j = child;
-        }
-        h[j] = item;
+    /** Whether token i belongs above token j in the heap. */
+    private static boolean higher(float[] a, int off, int i, int j, boolean firstOnTop) {
+        return firstOnTop ? worse(a, off, j, i) : worse(a, off, i, j);
     }
 
     /** Removes the root of the max-heap h[0, last] and leaves it at h[last]. */
@@ -237,12 +225,15 @@ final class Sampler {
         h[0] = h[last];
         h[last] = top;
         if (last > 0) {
-            siftDownBetter(a, off, h, 0, last);
+            siftDown(a, off, h, 0, last, true);
         }
         return top;
     }
 
-    /** Sorts v[0, n) ascending in place: insertion sort when short, else heapsort (no allocation). */
+    /**
+     * Sorts v[0, n) ascending in place: insertion sort when short, else heapsort. Not Arrays.sort, which
+     * may allocate merge buffers past 4096 elements: a top-k that large would allocate on every call.
+     */
     static void sortAscending(int[] v, int n) {
         if (n <= 48) {
             for (int i = 1; i < n; i++) {

@@ -473,98 +473,85 @@ final class SimdAttention {
     private static void pv4Rows(float[] p, int r, int count, float[] v, int[] vOffs, float[] acc, int accOff, int d) {
         int d4 = d - d % (4 * L);
         int dv = d - d % L;
-        {
-            int r1 = r + 1, r2 = r + 2, r3 = r + 3;
-            int p0 = r * KEY_TILE, p1 = r1 * KEY_TILE, p2 = r2 * KEY_TILE, p3 = r3 * KEY_TILE;
-            int o0 = accOff + r * d, o1 = accOff + r1 * d, o2 = accOff + r2 * d, o3 = accOff + r3 * d;
-            for (int c = 0; c < d4; c += 4 * L) {
-                FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
-                FloatVector a01 = FloatVector.fromArray(F, acc, o0 + c + L);
-                FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
-                FloatVector a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
-                FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c);
-                FloatVector a11 = FloatVector.fromArray(F, acc, o1 + c + L);
-                FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L);
-                FloatVector a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
-                FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c);
-                FloatVector a21 = FloatVector.fromArray(F, acc, o2 + c + L);
-                FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L);
-                FloatVector a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
-                FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c);
-                FloatVector a31 = FloatVector.fromArray(F, acc, o3 + c + L);
-                FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L);
-                FloatVector a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
-                for (int j = 0; j < count; j++) {
-                    int vj = vOffs[j] + c;
-                    FloatVector v0 = FloatVector.fromArray(F, v, vj);
-                    FloatVector v1 = FloatVector.fromArray(F, v, vj + L);
-                    FloatVector v2 = FloatVector.fromArray(F, v, vj + 2 * L);
-                    FloatVector v3 = FloatVector.fromArray(F, v, vj + 3 * L);
-                    FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
-                    a00 = v0.fma(b, a00);
-                    a01 = v1.fma(b, a01);
-                    a02 = v2.fma(b, a02);
-                    a03 = v3.fma(b, a03);
-                    b = FloatVector.broadcast(F, p[p1 + j]);
-                    a10 = v0.fma(b, a10);
-                    a11 = v1.fma(b, a11);
-                    a12 = v2.fma(b, a12);
-                    a13 = v3.fma(b, a13);
-                    b = FloatVector.broadcast(F, p[p2 + j]);
-                    a20 = v0.fma(b, a20);
-                    a21 = v1.fma(b, a21);
-                    a22 = v2.fma(b, a22);
-                    a23 = v3.fma(b, a23);
-                    b = FloatVector.broadcast(F, p[p3 + j]);
-                    a30 = v0.fma(b, a30);
-                    a31 = v1.fma(b, a31);
-                    a32 = v2.fma(b, a32);
-                    a33 = v3.fma(b, a33);
-                }
-                a00.intoArray(acc, o0 + c);
-                a01.intoArray(acc, o0 + c + L);
-                a02.intoArray(acc, o0 + c + 2 * L);
-                a03.intoArray(acc, o0 + c + 3 * L);
-                a10.intoArray(acc, o1 + c);
-                a11.intoArray(acc, o1 + c + L);
-                a12.intoArray(acc, o1 + c + 2 * L);
-                a13.intoArray(acc, o1 + c + 3 * L);
-                a20.intoArray(acc, o2 + c);
-                a21.intoArray(acc, o2 + c + L);
-                a22.intoArray(acc, o2 + c + 2 * L);
-                a23.intoArray(acc, o2 + c + 3 * L);
-                a30.intoArray(acc, o3 + c);
-                a31.intoArray(acc, o3 + c + L);
-                a32.intoArray(acc, o3 + c + 2 * L);
-                a33.intoArray(acc, o3 + c + 3 * L);
+        int r1 = r + 1, r2 = r + 2, r3 = r + 3;
+        int p0 = r * KEY_TILE, p1 = r1 * KEY_TILE, p2 = r2 * KEY_TILE, p3 = r3 * KEY_TILE;
+        int o0 = accOff + r * d, o1 = accOff + r1 * d, o2 = accOff + r2 * d, o3 = accOff + r3 * d;
+        for (int c = 0; c < d4; c += 4 * L) {
+            FloatVector a00 = FloatVector.fromArray(F, acc, o0 + c);
+            FloatVector a01 = FloatVector.fromArray(F, acc, o0 + c + L);
+            FloatVector a02 = FloatVector.fromArray(F, acc, o0 + c + 2 * L);
+            FloatVector a03 = FloatVector.fromArray(F, acc, o0 + c + 3 * L);
+            FloatVector a10 = FloatVector.fromArray(F, acc, o1 + c);
+            FloatVector a11 = FloatVector.fromArray(F, acc, o1 + c + L);
+            FloatVector a12 = FloatVector.fromArray(F, acc, o1 + c + 2 * L);
+            FloatVector a13 = FloatVector.fromArray(F, acc, o1 + c + 3 * L);
+            FloatVector a20 = FloatVector.fromArray(F, acc, o2 + c);
+            FloatVector a21 = FloatVector.fromArray(F, acc, o2 + c + L);
+            FloatVector a22 = FloatVector.fromArray(F, acc, o2 + c + 2 * L);
+            FloatVector a23 = FloatVector.fromArray(F, acc, o2 + c + 3 * L);
+            FloatVector a30 = FloatVector.fromArray(F, acc, o3 + c);
+            FloatVector a31 = FloatVector.fromArray(F, acc, o3 + c + L);
+            FloatVector a32 = FloatVector.fromArray(F, acc, o3 + c + 2 * L);
+            FloatVector a33 = FloatVector.fromArray(F, acc, o3 + c + 3 * L);
+            for (int j = 0; j < count; j++) {
+                int vj = vOffs[j] + c;
+                FloatVector v0 = FloatVector.fromArray(F, v, vj);
+                FloatVector v1 = FloatVector.fromArray(F, v, vj + L);
+                FloatVector v2 = FloatVector.fromArray(F, v, vj + 2 * L);
+                FloatVector v3 = FloatVector.fromArray(F, v, vj + 3 * L);
+                FloatVector b = FloatVector.broadcast(F, p[p0 + j]);
+                a00 = v0.fma(b, a00);
+                a01 = v1.fma(b, a01);
+                a02 = v2.fma(b, a02);
+                a03 = v3.fma(b, a03);
+                b = FloatVector.broadcast(F, p[p1 + j]);
+                a10 = v0.fma(b, a10);
+                a11 = v1.fma(b, a11);
+                a12 = v2.fma(b, a12);
+                a13 = v3.fma(b, a13);
+                b = FloatVector.broadcast(F, p[p2 + j]);
+                a20 = v0.fma(b, a20);
+                a21 = v1.fma(b, a21);
+                a22 = v2.fma(b, a22);
+                a23 = v3.fma(b, a23);
+                b = FloatVector.broadcast(F, p[p3 + j]);
+                a30 = v0.fma(b, a30);
+                a31 = v1.fma(b, a31);
+                a32 = v2.fma(b, a32);
+                a33 = v3.fma(b, a33);
             }
-            for (int c = d4; c < dv; c += L) {
-                FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c), a1 = FloatVector.fromArray(F, acc, o1 + c);
-                FloatVector a2 = FloatVector.fromArray(F, acc, o2 + c), a3 = FloatVector.fromArray(F, acc, o3 + c);
-                for (int j = 0; j < count; j++) {
-                    FloatVector vv = FloatVector.fromArray(F, v, vOffs[j] + c);
-                    a0 = vv.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
-                    a1 = vv.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
-                    a2 = vv.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
-                    a3 = vv.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
-                }
-                a0.intoArray(acc, o0 + c);
-                a1.intoArray(acc, o1 + c);
-                a2.intoArray(acc, o2 + c);
-                a3.intoArray(acc, o3 + c);
-            }
-            if (dv < d) {
-                for (int k = 0; k < 4; k++) {
-                    int pr = (r + k) * KEY_TILE, or = accOff + (r + k) * d;
-                    for (int j = 0; j < count; j++) {
-                        float pj = p[pr + j];
-                        int vj = vOffs[j];
-                        for (int c = dv; c < d; c++) {
-                            acc[or + c] += pj * v[vj + c];
-                        }
-                    }
-                }
-            }
+            a00.intoArray(acc, o0 + c);
+            a01.intoArray(acc, o0 + c + L);
+            a02.intoArray(acc, o0 + c + 2 * L);
+            a03.intoArray(acc, o0 + c + 3 * L);
+            a10.intoArray(acc, o1 + c);
+            a11.intoArray(acc, o1 + c + L);
+            a12.intoArray(acc, o1 + c + 2 * L);
+            a13.intoArray(acc, o1 + c + 3 * L);
+            a20.intoArray(acc, o2 + c);
+            a21.intoArray(acc, o2 + c + L);
+            a22.intoArray(acc, o2 + c + 2 * L);
+            a23.intoArray(acc, o2 + c + 3 * L);
+            a30.intoArray(acc, o3 + c);
+            a31.intoArray(acc, o3 + c + L);
+            a32.intoArray(acc, o3 + c + 2 * L);
+            a33.intoArray(acc, o3 + c + 3 * L);
         }
+        for (int c = d4; c < dv; c += L) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, o0 + c), a1 = FloatVector.fromArray(F, acc, o1 + c);
+            FloatVector a2 = FloatVector.fromArray(F, acc, o2 + c), a3 = FloatVector.fromArray(F, acc, o3 + c);
+            for (int j = 0; j < count; j++) {
+                FloatVector vv = FloatVector.fromArray(F, v, vOffs[j] + c);
+                a0 = vv.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+                a1 = vv.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
+                a2 = vv.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
+                a3 = vv.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
+            }
+            a0.intoArray(acc, o0 + c);
+            a1.intoArray(acc, o1 + c);
+            a2.intoArray(acc, o2 + c);
+            a3.intoArray(acc, o3 + c);
+        }
+        pvTail(p, r, 4, count, v, vOffs, acc, accOff, d, dv);
     }
 }
