@@ -386,8 +386,8 @@ public final class OpSuite {
         b.add(S, linear(17, 129, 129, DType.F32));
         b.add(S, linear(3, 1000, 17, DType.F16));
         b.add(S, linear(64, 64, 64, DType.BF16));
-        b.add(S, linear(24, 129, 67, DType.F32)); // either side of the CPU backend's GEMV/GEMM switch
-        b.add(S, linear(25, 67, 129, DType.F16));
+        b.add(S, linear(8, 129, 67, DType.F32)); // either side of the CPU backend's GEMV/GEMM switch
+        b.add(S, linear(9, 67, 129, DType.F16));
         b.add(Q, linear(3, 129, 67, DType.F32, false, true));
         b.add(S, linear(64, 1000, 129, DType.BF16, false, true));
         // quantized weights: rows of 1–32 blocks, outputs not a multiple of 4, GEMV and GEMM sides of the switch

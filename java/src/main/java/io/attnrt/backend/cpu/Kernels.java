@@ -93,13 +93,24 @@ interface Kernels {
     /** Output rows per {@link #linearTile} tile: a multiple of {@link #lanes()}. */
     int rowTile();
 
+    /** The most tokens one {@link #linearTile} call takes. */
+    int tileTokens();
+
+    /**
+     * Packs a weight slice for {@link #linearTile}, transposed: {@code wt[i·rowTile() + r] = src[base + r·stride + i]}
+     * for {@code i < len} and {@code r < rows}, zero for {@code rows ≤ r < rowTile()}. {@code index} is the
+     * caller's scratch of at least {@link #lanes()} ints.
+     */
+    void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int[] index);
+
     /**
      * The GEMM micro-kernel on a packed, transposed weight tile: {@code out[t·outStride + r] (+)=
-     * Σ_{i<len} x[xOff + t·xStride + i] · wt[i·rowTile() + r]} for {@code t < tokens ≤ 4} and {@code r < rows
-     * ≤ rowTile()}. Vectorised along the output rows, so no horizontal reductions are needed.
+     * Σ_{i<len} x[xOff + t·xStride + i] · wt[i·rowTile() + r]} for {@code t < tokens ≤ tileTokens()} and {@code r < rows
+     * ≤ rowTile()}. Vectorised along the output rows, so no horizontal reductions are needed. {@code stage} is
+     * the caller's scratch of at least {@code tileTokens()·rowTile()} floats.
      */
     void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
-                    int outStride, int rows, boolean accumulate);
+                    int outStride, int rows, boolean accumulate, float[] stage);
 
     // ------------------------------------------------------------ attention
 

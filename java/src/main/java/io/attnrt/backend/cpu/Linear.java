@@ -20,11 +20,12 @@ import io.attnrt.tensor.DType;
 final class Linear {
     /**
      * Up to this many tokens the weights are streamed once (GEMV); beyond, the blocked GEMM, whose packing of
-     * each weight slice only pays off over more tokens. On a 2-core AVX2 host (512→1408 F32 projection) GEMV
-     * takes 600 µs at 16 tokens against GEMM's 740, and the two meet between 24 and 48 tokens. A batched decode
-     * step of 9–24 sequences is what this decides.
+     * each weight slice only pays off over more tokens. 512→1408 F32 projection, 2 threads, on a 2-core
+     * AVX-512 host: GEMV 0.176 ms at 8 tokens against GEMM's 0.193, GEMM ahead from 12 (0.188 against 0.239)
+     * and 1.7× at 24; under {@code -XX:UseAVX=2} the same crossover. A batched decode step of more sequences
+     * than this runs the GEMM.
      */
-    static final int GEMV_MAX_TOKENS = 24;
+    static final int GEMV_MAX_TOKENS = 8;
     static final int TOKEN_BLOCK = 128;
     static final int K_BLOCK = 256;
     /** Below this many multiply-adds a parallel-for costs more than it saves. */
@@ -147,7 +148,7 @@ final class Linear {
     }
 
     private void gemm(float[] x, int n, int in, HostTensor w, int outF, float[] out, boolean accumulate) {
-        int rowTile = k.rowTile();
+        int rowTile = k.rowTile(), tileTokens = k.tileTokens();
         int rowBlocks = (outF + rowTile - 1) / rowTile;
         int tokenBlocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
         DType dt = w.dtype();
@@ -162,36 +163,30 @@ final class Linear {
             int t0 = tb * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
             Scratch sc = scratch[worker];
             float[] wt = sc.weights(K_BLOCK * rowTile);
-            float[] row = wf == null ? sc.values(K_BLOCK) : null;
+            float[] stage = sc.stage(tileTokens * rowTile);
+            // 16-bit and quantized rows are decoded into rowTile rows of K_BLOCK, row-major, then packed
+            float[] decoded = wf == null ? sc.values(rowTile * K_BLOCK) : null;
             for (int c0 = 0; c0 < in; c0 += K_BLOCK) {
                 int len = Math.min(K_BLOCK, in - c0);
-                // Pack the weight slice transposed (input-major, rows along lanes), widened to F32 once for
-                // all tokens of the block; rows past the layer's end are zero.
-                for (int r = 0; r < rowTile; r++) {
-                    if (r >= rows) {
-                        for (int i = 0; i < len; i++) {
-                            wt[i * rowTile + r] = 0f;
+                float[] src = wf;
+                int base = r0 * in + c0, stride = in;
+                if (wf == null) {
+                    for (int r = 0; r < rows; r++) {
+                        if (wq != null) { // K_BLOCK is whole blocks of every type, so slices start on a block
+                            k.dequantize(dt, wq, (int) ((r0 + r) * rowBytes + dt.bytesFor(c0)), decoded, r * K_BLOCK,
+                                    len);
+                        } else {
+                            k.toFloat(wh, (r0 + r) * in + c0, bf16, decoded, r * K_BLOCK, len);
                         }
-                        continue;
                     }
-                    float[] src = wf;
-                    int off = (r0 + r) * in + c0;
-                    if (wq != null) { // K_BLOCK is whole blocks of every type, so slices start on a block
-                        k.dequantize(dt, wq, (int) ((r0 + r) * rowBytes + dt.bytesFor(c0)), row, 0, len);
-                        src = row;
-                        off = 0;
-                    } else if (wf == null) {
-                        k.toFloat(wh, off, bf16, row, 0, len);
-                        src = row;
-                        off = 0;
-                    }
-                    for (int i = 0; i < len; i++) {
-                        wt[i * rowTile + r] = src[off + i];
-                    }
+                    src = decoded;
+                    base = 0;
+                    stride = K_BLOCK;
                 }
-                for (int t = t0; t < t1; t += 4) {
-                    k.linearTile(x, t * in + c0, in, Math.min(4, t1 - t), wt, len, out, t * outF + r0, outF, rows,
-                            accumulate || c0 > 0);
+                k.packTransposed(src, base, stride, rows, len, wt, sc.gatherIndex(k.lanes()));
+                for (int t = t0; t < t1; t += tileTokens) {
+                    k.linearTile(x, t * in + c0, in, Math.min(tileTokens, t1 - t), wt, len, out, t * outF + r0, outF, rows,
+                            accumulate || c0 > 0, stage);
                 }
             }
         });

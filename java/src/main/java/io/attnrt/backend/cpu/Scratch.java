@@ -17,6 +17,8 @@ final class Scratch {
     private float[] angles = new float[0];
     private int[] keyOffsets = new int[0];
     private int[] valueOffsets = new int[0];
+    private int[] gatherIndex = new int[0];
+    private float[] stage = new float[0];
 
     private static float[] grow(float[] a, int n) {
         return a.length >= n ? a : new float[Math.max(n, a.length + a.length / 2)];
@@ -69,6 +71,14 @@ final class Scratch {
 
     int[] keyOffsets(int n) {
         return keyOffsets = grow(keyOffsets, n);
+    }
+
+    float[] stage(int n) {
+        return stage = grow(stage, n);
+    }
+
+    int[] gatherIndex(int n) {
+        return gatherIndex = grow(gatherIndex, n);
     }
 
     int[] valueOffsets(int n) {

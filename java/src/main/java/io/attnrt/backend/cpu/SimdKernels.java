@@ -766,202 +766,175 @@ final class SimdKernels implements Kernels {
     }
 
     @Override
+    public int tileTokens() {
+        return VECTOR_REGISTERS >= 32 ? 6 : 4;
+    }
+
+    @Override
     public int rowTile() {
-        return VECTOR_REGISTERS >= 32 ? 4 * L : 2 * L;
+        return 2 * L;
     }
 
     /**
-     * 4 tokens × 4L rows (16 accumulators, 21 registers live) where there are 32 vector registers; with 16
-     * (AVX2) that tile spills in its inner loop, so there the packed tile is 2L rows and the kernel
-     * {@link #linearTileNarrow} (8 accumulators, 11 registers).
+     * Whole groups of L rows by gather loads (one column of L rows into one vector store: about 3× faster
+     * than scalar copies, and the pack is a third of a prefill GEMM's time at 128 tokens); the last partial
+     * group, and the zero rows after it, element by element.
+     */
+    @Override
+    public void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int[] index) {
+        int tile = rowTile();
+        int whole = rows / L * L;
+        for (int j = 0; j < L; j++) {
+            index[j] = j * stride;
+        }
+        for (int rb = 0; rb < whole; rb += L) {
+            int from = base + rb * stride;
+            for (int i = 0; i < len; i++) {
+                FloatVector.fromArray(F, src, from + i, index, 0).intoArray(wt, i * tile + rb);
+            }
+        }
+        if (whole < tile) {
+            ScalarKernels.packColumns(src, base, stride, whole, rows, tile, len, wt, tile);
+        }
+    }
+
+    /**
+     * Tokens × 2L packed rows: 6 tokens (12 accumulators, 15 registers live) where there are 32 vector
+     * registers, 4 (8 accumulators, 11 live) where there are 16 (AVX2), since 6 spills there. On a 2-FMA-port
+     * AVX-512 core (FMA peak 212 GFLOP/s) the register loop alone ran 4×2L 119–142, 6×2L 139–149, 4×4L 112–139
+     * and 6×4L 115–126 GFLOP/s (side by side, three runs): the 2L tile's packed slice (32 KiB at 512 bits)
+     * stays in L1 where the 4L one does not. Under {@code -XX:UseAVX=2} 4×2L ran 98 of 106, 6×2L 60.
      */
     @Override
     public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
-                           int outStride, int rows, boolean accumulate) {
+                           int outStride, int rows, boolean accumulate, float[] stage) {
         if (VECTOR_REGISTERS < 32) {
-            linearTileNarrow(x, xOff, xStride, tokens, wt, len, out, outOff, outStride, rows, accumulate);
-            return;
+            linearTile4(x, xOff, xStride, tokens, wt, len, stage);
+        } else {
+            linearTile6(x, xOff, xStride, tokens, wt, len, stage);
         }
-        int tile = 4 * L;
-        int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
-        int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        storeStaged(stage, 2 * L, tokens, rows, out, outOff, outStride, accumulate);
+    }
+
+    /** 6 tokens × 2L rows of the staged tile. */
+    private static void linearTile6(float[] x, int xOff, int xStride, int tokens, float[] wt, int len,
+                                       float[] stage) {
+        int tile = 2 * L;
+        int x0 = xOff;
+        int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+        int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        int x4 = xOff + Math.min(4, tokens - 1) * xStride;
+        int x5 = xOff + Math.min(5, tokens - 1) * xStride;
         FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        FloatVector a00 = z, a01 = z;
+        FloatVector a10 = z, a11 = z;
+        FloatVector a20 = z, a21 = z;
+        FloatVector a30 = z, a31 = z;
+        FloatVector a40 = z, a41 = z;
+        FloatVector a50 = z, a51 = z;
         for (int i = 0; i < len; i++) {
             int wi = i * tile;
             FloatVector w0 = FloatVector.fromArray(F, wt, wi);
             FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
-            FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * L);
-            FloatVector w3 = FloatVector.fromArray(F, wt, wi + 3 * L);
             FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
-            a02 = w2.fma(b, a02);
-            a03 = w3.fma(b, a03);
             b = FloatVector.broadcast(F, x[x1 + i]);
             a10 = w0.fma(b, a10);
             a11 = w1.fma(b, a11);
-            a12 = w2.fma(b, a12);
-            a13 = w3.fma(b, a13);
             b = FloatVector.broadcast(F, x[x2 + i]);
             a20 = w0.fma(b, a20);
             a21 = w1.fma(b, a21);
-            a22 = w2.fma(b, a22);
-            a23 = w3.fma(b, a23);
             b = FloatVector.broadcast(F, x[x3 + i]);
             a30 = w0.fma(b, a30);
             a31 = w1.fma(b, a31);
-            a32 = w2.fma(b, a32);
-            a33 = w3.fma(b, a33);
+            b = FloatVector.broadcast(F, x[x4 + i]);
+            a40 = w0.fma(b, a40);
+            a41 = w1.fma(b, a41);
+            b = FloatVector.broadcast(F, x[x5 + i]);
+            a50 = w0.fma(b, a50);
+            a51 = w1.fma(b, a51);
         }
-        // Stores written out here: a helper taking the 16 vectors is not inlined (C2's node budget) and
-        // would box them on every call.
-        if (rows == tile) {
-            int o0 = outOff;
-            if (accumulate) {
-                a00 = a00.add(FloatVector.fromArray(F, out, o0));
-                a01 = a01.add(FloatVector.fromArray(F, out, o0 + L));
-                a02 = a02.add(FloatVector.fromArray(F, out, o0 + 2 * L));
-                a03 = a03.add(FloatVector.fromArray(F, out, o0 + 3 * L));
-            }
-            a00.intoArray(out, o0);
-            a01.intoArray(out, o0 + L);
-            a02.intoArray(out, o0 + 2 * L);
-            a03.intoArray(out, o0 + 3 * L);
-            if (tokens > 1) {
-                int o1 = outOff + outStride;
-                if (accumulate) {
-                    a10 = a10.add(FloatVector.fromArray(F, out, o1));
-                    a11 = a11.add(FloatVector.fromArray(F, out, o1 + L));
-                    a12 = a12.add(FloatVector.fromArray(F, out, o1 + 2 * L));
-                    a13 = a13.add(FloatVector.fromArray(F, out, o1 + 3 * L));
-                }
-                a10.intoArray(out, o1);
-                a11.intoArray(out, o1 + L);
-                a12.intoArray(out, o1 + 2 * L);
-                a13.intoArray(out, o1 + 3 * L);
-            }
-            if (tokens > 2) {
-                int o2 = outOff + 2 * outStride;
-                if (accumulate) {
-                    a20 = a20.add(FloatVector.fromArray(F, out, o2));
-                    a21 = a21.add(FloatVector.fromArray(F, out, o2 + L));
-                    a22 = a22.add(FloatVector.fromArray(F, out, o2 + 2 * L));
-                    a23 = a23.add(FloatVector.fromArray(F, out, o2 + 3 * L));
-                }
-                a20.intoArray(out, o2);
-                a21.intoArray(out, o2 + L);
-                a22.intoArray(out, o2 + 2 * L);
-                a23.intoArray(out, o2 + 3 * L);
-            }
-            if (tokens > 3) {
-                int o3 = outOff + 3 * outStride;
-                if (accumulate) {
-                    a30 = a30.add(FloatVector.fromArray(F, out, o3));
-                    a31 = a31.add(FloatVector.fromArray(F, out, o3 + L));
-                    a32 = a32.add(FloatVector.fromArray(F, out, o3 + 2 * L));
-                    a33 = a33.add(FloatVector.fromArray(F, out, o3 + 3 * L));
-                }
-                a30.intoArray(out, o3);
-                a31.intoArray(out, o3 + L);
-                a32.intoArray(out, o3 + 2 * L);
-                a33.intoArray(out, o3 + 3 * L);
-            }
-            return;
+        a00.intoArray(stage, 0);
+        a01.intoArray(stage, L);
+        a10.intoArray(stage, tile);
+        a11.intoArray(stage, tile + L);
+        a20.intoArray(stage, 2 * tile);
+        a21.intoArray(stage, 2 * tile + L);
+        a30.intoArray(stage, 3 * tile);
+        a31.intoArray(stage, 3 * tile + L);
+        a40.intoArray(stage, 4 * tile);
+        a41.intoArray(stage, 4 * tile + L);
+        a50.intoArray(stage, 5 * tile);
+        a51.intoArray(stage, 5 * tile + L);
+    }
+
+    /** 4 tokens × 2L rows of the staged tile. */
+    private static void linearTile4(float[] x, int xOff, int xStride, int tokens, float[] wt, int len,
+                                       float[] stage) {
+        int tile = 2 * L;
+        int x0 = xOff;
+        int x1 = xOff + Math.min(1, tokens - 1) * xStride;
+        int x2 = xOff + Math.min(2, tokens - 1) * xStride;
+        int x3 = xOff + Math.min(3, tokens - 1) * xStride;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z;
+        FloatVector a10 = z, a11 = z;
+        FloatVector a20 = z, a21 = z;
+        FloatVector a30 = z, a31 = z;
+        for (int i = 0; i < len; i++) {
+            int wi = i * tile;
+            FloatVector w0 = FloatVector.fromArray(F, wt, wi);
+            FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            b = FloatVector.broadcast(F, x[x1 + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            b = FloatVector.broadcast(F, x[x2 + i]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            b = FloatVector.broadcast(F, x[x3 + i]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
         }
-        // the last, partial row tile of a layer
-        float[] tmp = new float[4 * tile];
-        a00.intoArray(tmp, 0);
-        a01.intoArray(tmp, L);
-        a02.intoArray(tmp, 2 * L);
-        a03.intoArray(tmp, 3 * L);
-        a10.intoArray(tmp, tile);
-        a11.intoArray(tmp, tile + L);
-        a12.intoArray(tmp, tile + 2 * L);
-        a13.intoArray(tmp, tile + 3 * L);
-        a20.intoArray(tmp, 2 * tile);
-        a21.intoArray(tmp, 2 * tile + L);
-        a22.intoArray(tmp, 2 * tile + 2 * L);
-        a23.intoArray(tmp, 2 * tile + 3 * L);
-        a30.intoArray(tmp, 3 * tile);
-        a31.intoArray(tmp, 3 * tile + L);
-        a32.intoArray(tmp, 3 * tile + 2 * L);
-        a33.intoArray(tmp, 3 * tile + 3 * L);
+        a00.intoArray(stage, 0);
+        a01.intoArray(stage, L);
+        a10.intoArray(stage, tile);
+        a11.intoArray(stage, tile + L);
+        a20.intoArray(stage, 2 * tile);
+        a21.intoArray(stage, 2 * tile + L);
+        a30.intoArray(stage, 3 * tile);
+        a31.intoArray(stage, 3 * tile + L);
+    }
+
+    /**
+     * The staged tile into {@code out}: token t's {@code rows} values from {@code stage[t·tile]}, added to what
+     * is there when accumulating. The register kernels store all their accumulators to the stage unmasked;
+     * storing straight into out from inside them (tokens, rows and accumulate all varying) made them too big
+     * for C2 to inline the helpers, which then boxed the vectors.
+     */
+    private static void storeStaged(float[] stage, int tile, int tokens, int rows, float[] out, int outOff,
+                                    int outStride, boolean accumulate) {
+        int whole = rows / L * L;
         for (int t = 0; t < tokens; t++) {
-            for (int r = 0; r < rows; r++) {
-                int o = outOff + t * outStride + r;
-                out[o] = accumulate ? out[o] + tmp[t * tile + r] : tmp[t * tile + r];
+            int o = outOff + t * outStride, st = t * tile;
+            for (int r = 0; r < whole; r += L) {
+                FloatVector v = FloatVector.fromArray(F, stage, st + r);
+                if (accumulate) {
+                    v = v.add(FloatVector.fromArray(F, out, o + r));
+                }
+                v.intoArray(out, o + r);
+            }
+            for (int r = whole; r < rows; r++) {
+                out[o + r] = accumulate ? out[o + r] + stage[st + r] : stage[st + r];
             }
         }
     }
 
     // ------------------------------------------------------------ attention
-
-    /** The GEMM micro-kernel for 16 vector registers: 4 tokens × 2L packed rows. */
-    private static void linearTileNarrow(float[] x, int xOff, int xStride, int tokens, float[] wt, int len,
-                                         float[] out, int outOff, int outStride, int rows, boolean accumulate) {
-        int tile = 2 * L;
-        int x0 = xOff, x1 = xOff + Math.min(1, tokens - 1) * xStride;
-        int x2 = xOff + Math.min(2, tokens - 1) * xStride, x3 = xOff + Math.min(3, tokens - 1) * xStride;
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        for (int i = 0; i < len; i++) {
-            int wi = i * tile;
-            FloatVector w0 = FloatVector.fromArray(F, wt, wi);
-            FloatVector w1 = FloatVector.fromArray(F, wt, wi + L);
-            FloatVector b = FloatVector.broadcast(F, x[x0 + i]);
-            a00 = w0.fma(b, a00);
-            a01 = w1.fma(b, a01);
-            b = FloatVector.broadcast(F, x[x1 + i]);
-            a10 = w0.fma(b, a10);
-            a11 = w1.fma(b, a11);
-            b = FloatVector.broadcast(F, x[x2 + i]);
-            a20 = w0.fma(b, a20);
-            a21 = w1.fma(b, a21);
-            b = FloatVector.broadcast(F, x[x3 + i]);
-            a30 = w0.fma(b, a30);
-            a31 = w1.fma(b, a31);
-        }
-        if (rows == tile) {
-            storeNarrow(out, outOff, accumulate, a00, a01);
-            if (tokens > 1) {
-                storeNarrow(out, outOff + outStride, accumulate, a10, a11);
-            }
-            if (tokens > 2) {
-                storeNarrow(out, outOff + 2 * outStride, accumulate, a20, a21);
-            }
-            if (tokens > 3) {
-                storeNarrow(out, outOff + 3 * outStride, accumulate, a30, a31);
-            }
-            return;
-        }
-        // the last, partial row tile of a layer
-        float[] tmp = new float[4 * tile];
-        a00.intoArray(tmp, 0);
-        a01.intoArray(tmp, L);
-        a10.intoArray(tmp, tile);
-        a11.intoArray(tmp, tile + L);
-        a20.intoArray(tmp, 2 * tile);
-        a21.intoArray(tmp, 2 * tile + L);
-        a30.intoArray(tmp, 3 * tile);
-        a31.intoArray(tmp, 3 * tile + L);
-        for (int t = 0; t < tokens; t++) {
-            for (int r = 0; r < rows; r++) {
-                int o = outOff + t * outStride + r;
-                out[o] = accumulate ? out[o] + tmp[t * tile + r] : tmp[t * tile + r];
-            }
-        }
-    }
-
-    private static void storeNarrow(float[] out, int o, boolean accumulate, FloatVector a0, FloatVector a1) {
-        if (accumulate) {
-            a0 = a0.add(FloatVector.fromArray(F, out, o));
-            a1 = a1.add(FloatVector.fromArray(F, out, o + L));
-        }
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + L);
-    }
 
     @Override
     public void scoresTransposed(float[] q, int qOff, int rows, int d, float[] kt, float[] s) {
