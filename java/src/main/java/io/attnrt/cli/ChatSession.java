@@ -187,10 +187,8 @@ final class ChatSession implements AutoCloseable {
     }
 
     private int draw(Tensor logits) {
-        try (logits) {
-            return model.backend().sample(logits, new SamplingParams[] {settings.sampling()},
-                    new double[] {random.nextDouble()})[0];
-        }
+        return model.backend().sample(logits, new SamplingParams[] {settings.sampling()},
+                new double[] {random.nextDouble()})[0];
     }
 
     private boolean isStopToken(int token) {

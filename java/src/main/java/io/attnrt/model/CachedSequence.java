@@ -53,7 +53,7 @@ public final class CachedSequence implements AutoCloseable {
      * Makes the sequence hold exactly {@code ids}: drops what follows {@link #reusablePrefix}, runs the rest
      * through the model in one step.
      *
-     * @return logits [1, vocab] F32 after the last id, owned by the caller
+     * @return logits [1, vocab] F32 after the last id, owned by the model: valid until its next step
      * @throws io.attnrt.kv.KvCacheExhaustedException when the cache cannot hold the new tokens (the sequence
      *         then holds the common prefix)
      */
@@ -67,7 +67,7 @@ public final class CachedSequence implements AutoCloseable {
         return run(Arrays.copyOfRange(ids, keep, ids.length));
     }
 
-    /** Adds one token (the one just drawn) and returns the logits [1, vocab] after it, owned by the caller. */
+    /** Adds one token (the one just drawn) and returns the logits [1, vocab] after it (the model's, valid until its next step). */
     public Tensor append(int token) {
         return run(new int[] {token});
     }

@@ -145,9 +145,7 @@ public final class Generator {
             total += prompts[i].length;
         }
         int[] slots = concat(slotParts, total);
-        try (Tensor logits = model.prefill(prompts, slots, cache, false)) {
-            accept(admitted, logits, 0, listener, tokenListener);
-        }
+        accept(admitted, model.prefill(prompts, slots, cache, false), 0, listener, tokenListener);
         return total;
     }
 
@@ -183,9 +181,8 @@ public final class Generator {
                 positions[i] = cache.length(s.seq) - 1;
             }
             BlockTables tables = cache.decodeTables(seqs);
-            try (Tensor logits = model.decode(next, positions, concat(slotParts, b), tables, cache)) {
-                accept(active, logits, step, listener, tokenListener);
-            }
+            accept(active, model.decode(next, positions, concat(slotParts, b), tables, cache), step, listener,
+                    tokenListener);
             tokens += b;
             steps++;
         }

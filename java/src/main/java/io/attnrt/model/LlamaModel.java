@@ -12,7 +12,9 @@ import io.attnrt.backend.Tensor;
  * A Llama-family decoder on one backend: token embedding → N {@link TransformerBlock}s → final RMSNorm →
  * LM head. It computes; {@link Generator} decides which sequences run and owns their KV cache slots.
  *
- * <p>Not thread-safe: one step at a time (the step buffers are reused).
+ * <p>Not thread-safe: one step at a time (the step buffers are reused). The logits a step returns are the
+ * model's and are overwritten by the next step; a caller that closes them only costs the next step a fresh
+ * allocation.
  */
 public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
@@ -53,7 +55,7 @@ public final class LlamaModel implements AutoCloseable {
      * {@code cache} at {@code slots} (one per prompt token, in order, from {@link PagedKvCache#prepareAppend}).
      *
      * @param allPositions logits for every prompt token instead of only each prompt's last
-     * @return logits [rows, vocab] F32, owned by the caller
+     * @return logits [rows, vocab] F32, owned by the model: valid until its next step
      */
     public Tensor prefill(int[][] prompts, int[] slots, PagedKvCache cache, boolean allPositions) {
         int[] seqStarts = new int[prompts.length + 1];
@@ -89,7 +91,7 @@ public final class LlamaModel implements AutoCloseable {
      * One new token per sequence. Token b is at {@code positions[b]} and its K/V go to {@code slots[b]};
      * {@code tables} (from {@link PagedKvCache#decodeTables}) already count it in the context lengths.
      *
-     * @return logits [B, vocab] F32, owned by the caller
+     * @return logits [B, vocab] F32, owned by the model: valid until its next step
      */
     public Tensor decode(int[] tokens, int[] positions, int[] slots, BlockTables tables, PagedKvCache cache) {
         AttentionStep attention = new AttentionStep.Decode(backend, cache, attentionSpec, slots, tables);
@@ -107,7 +109,8 @@ public final class LlamaModel implements AutoCloseable {
      * {@code slots} are its slots. Every new token attends causally by absolute position to its sequence's
      * cache; when no sequence has anything cached before this step the prompts run as one ragged prefill.
      *
-     * @return logits [B, vocab] F32 of each sequence's last new token, owned by the caller
+     * @return logits [B, vocab] F32 of each sequence's last new token, owned by the model: valid until its
+     *         next step
      */
     public Tensor extend(int[] seqs, int[][] newTokens, int[] slots, PagedKvCache cache) {
         int[] counts = new int[seqs.length];
@@ -137,18 +140,15 @@ public final class LlamaModel implements AutoCloseable {
 
     private Tensor forward(int[] tokens, int[] positions, AttentionStep attention, int[] logitRows) {
         validateTokens(tokens, positions);
-        StepBuffers b = buffersFor(tokens.length);
+        StepBuffers b = buffersFor(tokens.length, logitRows.length);
         backend.gatherRows(weights.embedTokens(), tokens, b.x);
         for (TransformerBlock block : blocks) {
             block.forward(b, positions, attention);
         }
-        try (Tensor last = backend.allocate(backend.activationDType(), logitRows.length, config.hiddenSize())) {
-            backend.gatherRows(b.x, logitRows, last);
-            backend.rmsNorm(last, weights.finalNorm(), (float) config.rmsNormEps(), last);
-            Tensor logits = backend.allocate(DType.F32, logitRows.length, config.vocabSize());
-            backend.linear(last, weights.lmHead(), logits);
-            return logits;
-        }
+        backend.gatherRows(b.x, logitRows, b.last);
+        backend.rmsNorm(b.last, weights.finalNorm(), (float) config.rmsNormEps(), b.last);
+        backend.linear(b.last, weights.lmHead(), b.logits);
+        return b.logits;
     }
 
     private void validateTokens(int[] tokens, int[] positions) {
@@ -164,12 +164,12 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    private StepBuffers buffersFor(int tokens) {
-        if (buffers == null || buffers.tokens != tokens) {
+    private StepBuffers buffersFor(int tokens, int logitRows) {
+        if (buffers == null || !buffers.fits(tokens, logitRows)) {
             if (buffers != null) {
                 buffers.close();
             }
-            buffers = new StepBuffers(backend, config, tokens);
+            buffers = new StepBuffers(backend, config, tokens, logitRows);
         }
         return buffers;
     }

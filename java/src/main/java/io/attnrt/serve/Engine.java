@@ -266,9 +266,7 @@ public final class Engine implements AutoCloseable {
             publishCounts();
             return;
         }
-        try (logits) {
-            advance(batch, logits);
-        }
+        advance(batch, logits); // the model's buffer: the next step overwrites it
         publishCounts();
     }
 

@@ -45,15 +45,13 @@ class LlamaModelTest {
         try (PagedKvCache cache = m.model().newCache(16, (prompt.length + 15) / 16, DType.F32)) {
             int seq = cache.newSequence();
             int[] slots = cache.prepareAppend(new int[] {seq}, new int[] {prompt.length}).slots();
-            try (Tensor logits = m.model().prefill(new int[][] {prompt}, slots, cache, true)) {
-                float[] flat = m.model().backend().download(logits);
-                int v = m.config().vocabSize();
-                float[][] rows = new float[prompt.length][];
-                for (int i = 0; i < prompt.length; i++) {
-                    rows[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
-                }
-                return rows;
+            float[] flat = m.model().backend().download(m.model().prefill(new int[][] {prompt}, slots, cache, true));
+            int v = m.config().vocabSize();
+            float[][] rows = new float[prompt.length][];
+            for (int i = 0; i < prompt.length; i++) {
+                rows[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
             }
+            return rows;
         }
     }
 
@@ -154,6 +152,35 @@ class LlamaModelTest {
      * The general step: prompts added in chunks after what is cached (as chat turns and chunked prefill do)
      * and, in the same steps, another sequence decoding — every last-token logit equal to the reference's.
      */
+    /**
+     * The step's buffers, logits included, are the model's: decode steps of one batch size return the same
+     * tensor and allocate nothing; a caller that closes the logits only costs the next step a reallocation.
+     */
+    @org.junit.jupiter.api.Test
+    void decodeStepsOfOneBatchSizeReuseTheirBuffers() {
+        try (Backend be = new io.attnrt.backend.cpu.CpuBackend(1, true);
+             TestModels.Loaded m = TestModels.load(TestModels.TINY, be);
+             PagedKvCache cache = m.model().newCache(16, 4, DType.F32)) {
+            int[] seqs = {cache.newSequence(), cache.newSequence()};
+            int[][] prompts = {{1, 5, 9}, {2, 7}};
+            m.model().extend(seqs, prompts, cache.prepareAppend(seqs, new int[] {3, 2}).slots(), cache);
+            Tensor first = step(m, cache, seqs, 11);
+            long held = be.bytesInUse();
+            Tensor second = step(m, cache, seqs, 12);
+            assertTrue(first == second, "the second decode step returned a new logits tensor");
+            assertEquals(held, be.bytesInUse(), "a decode step of the same batch size allocated");
+            second.close();
+            Tensor third = step(m, cache, seqs, 13);
+            assertTrue(!third.isFreed() && third.dim(0) == 2, "the step after a caller closed the logits");
+            assertEquals(held, be.bytesInUse(), "the reallocated buffers differ in size");
+        }
+    }
+
+    private static Tensor step(TestModels.Loaded m, PagedKvCache cache, int[] seqs, int token) {
+        int[][] next = {{token}, {token + 1}};
+        return m.model().extend(seqs, next, cache.prepareAppend(seqs, new int[] {1, 1}).slots(), cache);
+    }
+
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("modelsAndBackends")
     void chunksAfterACachedPrefixMixedWithDecodeMatchTheReference(Path dir, Supplier<Backend> backend) {
@@ -195,14 +222,12 @@ class LlamaModelTest {
             counts[i] = tokens[i].length;
         }
         int[] slots = cache.prepareAppend(seqs, counts).slots();
-        try (Tensor logits = m.model().extend(seqs, tokens, slots, cache)) {
-            float[] flat = m.model().backend().download(logits);
-            int v = m.config().vocabSize();
-            for (int i = 0; i < seqs.length; i++) {
-                double err = maxAbsDiff(want[i], java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v));
-                assertTrue(err <= tolerance, m.model().backend().description() + " " + what + ", sequence "
-                        + i + ": max |logit error| " + err);
-            }
+        float[] flat = m.model().backend().download(m.model().extend(seqs, tokens, slots, cache));
+        int v = m.config().vocabSize();
+        for (int i = 0; i < seqs.length; i++) {
+            double err = maxAbsDiff(want[i], java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v));
+            assertTrue(err <= tolerance, m.model().backend().description() + " " + what + ", sequence "
+                    + i + ": max |logit error| " + err);
         }
     }
 
