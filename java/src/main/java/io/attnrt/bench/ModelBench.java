@@ -84,9 +84,7 @@ public final class ModelBench {
                 String config = String.format("%.1fM params %s, prompt %d, batch %d", cfg.parameterCount() / 1e6,
                         weightDtype, promptLength, batch);
                 double prefillS = prefill[5] / 1e9;
-                // prefill FLOP ≈ 2·params·tokens for the matmuls (attention's share is small at this length)
-                double prefillFlop = 2.0 * (cfg.parameterCount() - (double) cfg.vocabSize() * cfg.hiddenSize())
-                        * prefill[6];
+                double prefillFlop = prefillFlop(cfg, promptLength, batch);
                 double gflops = prefillFlop / prefillS / 1e9;
                 report.add(new BenchRow("model-prefill", backend.name(), config, prefillS, gflops,
                         Double.NaN, prefill[6] / prefillS, Double.NaN,
@@ -100,5 +98,19 @@ public final class ModelBench {
                                 limitTokens, median[1]), median[0]));
             }
         }
+    }
+
+    /**
+     * The FLOP a prefill of {@code batch} prompts of {@code length} tokens does: 2 per weight of every layer's
+     * projections per token, the LM head for each prompt's last token only (the logits computed), and causal
+     * attention's 2·L²·d per head (4·L²·d halved) in every layer. Norms, RoPE and SwiGLU are not counted.
+     */
+    static double prefillFlop(LlamaConfig cfg, int length, int batch) {
+        long h = cfg.hiddenSize();
+        double projections = (double) cfg.numHiddenLayers()
+                * (2.0 * h * cfg.qWidth() + 2.0 * h * cfg.kvWidth() + 3.0 * h * cfg.intermediateSize());
+        double lmHead = (double) cfg.vocabSize() * h;
+        double attention = 2.0 * length * length * cfg.headDim() * cfg.numAttentionHeads() * cfg.numHiddenLayers();
+        return batch * (2.0 * projections * length + 2.0 * lmHead + attention);
     }
 }
