@@ -63,10 +63,19 @@ public final class ModelBench {
                     }
                     requests.add(new GenerationRequest(prompt, newTokens, SamplingParams.GREEDY, b, -1));
                 }
-                // The same work once untimed, so the JIT has compiled every kernel. Then five timed runs, each
-                // right after its own bandwidth probe: a shared machine's bandwidth drifts over seconds, so a
-                // decode run is compared with the bandwidth of the same moment. Reported: the median run.
+                // The same work once untimed, then ten untimed prefills, so the JIT has compiled every kernel
+                // (on two cores C2 competes with the compute threads, and one warm-up run left the prefill
+                // still 1.5-2x slower for several more). Then five timed runs, each right after its own
+                // bandwidth probe: a shared machine's bandwidth drifts over seconds, so a decode run is
+                // compared with the bandwidth of the same moment. Reported: the median run.
                 gen.generate(requests);
+                List<GenerationRequest> prefillOnly = new ArrayList<>();
+                for (GenerationRequest r : requests) {
+                    prefillOnly.add(new GenerationRequest(r.prompt(), 1, r.sampling(), r.seed(), r.stopTokens()));
+                }
+                for (int i = 0; i < 10; i++) {
+                    gen.generate(prefillOnly);
+                }
                 double perToken = weightBytesPerToken(cfg, w);
                 List<double[]> runs = new ArrayList<>(); // {ratio, bandwidth, decode ns, steps, tokens/s, prefill ns, prefill tokens}
                 for (int run = 0; run < 5; run++) {
