@@ -91,6 +91,7 @@ final class Attention {
         float[] m = sc.rowMax(rows);
         float[] l = sc.rowSum(rows);
         int[] vOffs = sc.valueOffsets(tile);
+        int[] gatherIndex = sc.gatherIndex(k.lanes());
         // The group's heads are adjacent in a q row, so each query position contributes one g·d run.
         for (int i = i0; i < i1; i++) {
             k.copyScaled(q, (base + i) * qWidth + kvHead * g * d, spec.scale(), qs, (i - i0) * g * d, g * d);
@@ -106,7 +107,8 @@ final class Attention {
         for (int j0 = jLo; j0 < jHi; j0 += tile) {
             int count = Math.min(tile, jHi - j0);
             int jLast = j0 + count - 1;
-            transposeKeys(kArr, (base + j0) * kvWidth + kvHead * d, kvWidth, count, d, kt);
+            // kt[c·tile + j] = key j's component c; columns past count are zero (they are masked anyway)
+            k.packTransposed(kArr, (base + j0) * kvWidth + kvHead * d, kvWidth, count, d, kt, tile, gatherIndex);
             k.scoresTransposed(qs, 0, rows, d, kt, s);
             boolean allVisible = count == tile && (!causal || jLast <= i0) && (window == 0 || (i1 - 1) - j0 < window);
             if (!allVisible) {
@@ -134,21 +136,6 @@ final class Attention {
             int token = base + i0 + r / g;
             int head = kvHead * g + r % g;
             finish(acc, r * d, m[r], l[r], out, token * qWidth + head * d, d, lse, token * numHeads + head);
-        }
-    }
-
-    /** kt[c·tile + j] = key j's component c; columns past count are zero (they are masked anyway). */
-    private void transposeKeys(float[] src, int off, int stride, int count, int d, float[] kt) {
-        if (count < tile) {
-            for (int c = 0; c < d; c++) {
-                Arrays.fill(kt, c * tile + count, (c + 1) * tile, 0f);
-            }
-        }
-        for (int j = 0; j < count; j++) {
-            int row = off + j * stride;
-            for (int c = 0; c < d; c++) {
-                kt[c * tile + j] = src[row + c];
-            }
         }
     }
 

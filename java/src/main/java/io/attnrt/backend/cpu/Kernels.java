@@ -97,11 +97,13 @@ interface Kernels {
     int tileTokens();
 
     /**
-     * Packs a weight slice for {@link #linearTile}, transposed: {@code wt[i·rowTile() + r] = src[base + r·stride + i]}
-     * for {@code i < len} and {@code r < rows}, zero for {@code rows ≤ r < rowTile()}. {@code index} is the
+     * Rows of a matrix packed transposed, {@code tile} wide: {@code wt[i·tile + r] = src[base + r·stride + i]}
+     * for {@code i < len} and {@code r < rows}, zero for {@code rows ≤ r < tile}. A weight slice for
+     * {@link #linearTile} ({@code tile = rowTile()}) and a key tile for {@link #scoresTransposed}
+     * ({@code tile = keyTile()}). {@code tile} is a multiple of {@link #lanes()}; {@code index} is the
      * caller's scratch of at least {@link #lanes()} ints.
      */
-    void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int[] index);
+    void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int tile, int[] index);
 
     /**
      * The GEMM micro-kernel on a packed, transposed weight tile: {@code out[t·outStride + r] (+)=

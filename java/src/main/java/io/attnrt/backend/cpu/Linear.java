@@ -164,6 +164,7 @@ final class Linear {
             Scratch sc = scratch[worker];
             float[] wt = sc.weights(K_BLOCK * rowTile);
             float[] stage = sc.stage(tileTokens * rowTile);
+            int[] gatherIndex = sc.gatherIndex(k.lanes());
             // 16-bit and quantized rows are decoded into rowTile rows of K_BLOCK, row-major, then packed
             float[] decoded = wf == null ? sc.values(rowTile * K_BLOCK) : null;
             for (int c0 = 0; c0 < in; c0 += K_BLOCK) {
@@ -183,7 +184,7 @@ final class Linear {
                     base = 0;
                     stride = K_BLOCK;
                 }
-                k.packTransposed(src, base, stride, rows, len, wt, sc.gatherIndex(k.lanes()));
+                k.packTransposed(src, base, stride, rows, len, wt, rowTile, gatherIndex);
                 for (int t = t0; t < t1; t += tileTokens) {
                     k.linearTile(x, t * in + c0, in, Math.min(tileTokens, t1 - t), wt, len, out, t * outF + r0, outF, rows,
                             accumulate || c0 > 0, stage);

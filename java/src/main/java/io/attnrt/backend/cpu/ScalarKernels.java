@@ -205,29 +205,29 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int[] index) {
-        packColumns(src, base, stride, 0, rows, ROW_TILE, len, wt, ROW_TILE);
+    public void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int tile,
+                               int[] index) {
+        packColumns(src, base, stride, 0, rows, tile, len, wt);
     }
 
     /**
-     * Rows {@code [r0, rowTile)} of {@link Kernels#packTransposed}, zero from {@code rows} on. Written in runs of
-     * 16 inputs so that all rows of a run land in the same 16·rowTile floats (in L1) instead of one column at a
+     * Rows {@code [r0, tile)} of {@link Kernels#packTransposed}, zero from {@code rows} on. Written in runs of
+     * 16 inputs so that all rows of a run land in the same 16·tile floats (in L1) instead of one column at a
      * time striding over the whole slice.
      */
-    static void packColumns(float[] src, int base, int stride, int r0, int rows, int rowTile, int len, float[] wt,
-                            int wtStride) {
+    static void packColumns(float[] src, int base, int stride, int r0, int rows, int tile, int len, float[] wt) {
         for (int i0 = 0; i0 < len; i0 += 16) {
             int i1 = Math.min(len, i0 + 16);
-            for (int r = r0; r < rowTile; r++) {
+            for (int r = r0; r < tile; r++) {
                 if (r >= rows) {
                     for (int i = i0; i < i1; i++) {
-                        wt[i * wtStride + r] = 0f;
+                        wt[i * tile + r] = 0f;
                     }
                     continue;
                 }
                 int off = base + r * stride;
                 for (int i = i0; i < i1; i++) {
-                    wt[i * wtStride + r] = src[off + i];
+                    wt[i * tile + r] = src[off + i];
                 }
             }
         }
@@ -236,9 +236,9 @@ final class ScalarKernels implements Kernels {
     @Override
     public void linearTile(float[] x, int xOff, int xStride, int tokens, float[] wt, int len, float[] out, int outOff,
                            int outStride, int rows, boolean accumulate, float[] stage) {
-        float[] acc = new float[ROW_TILE];
+        float[] acc = stage;
         for (int t = 0; t < tokens; t++) {
-            java.util.Arrays.fill(acc, 0f);
+            java.util.Arrays.fill(acc, 0, ROW_TILE, 0f);
             int xr = xOff + t * xStride;
             for (int i = 0; i < len; i++) {
                 float xi = x[xr + i];

@@ -777,12 +777,12 @@ final class SimdKernels implements Kernels {
 
     /**
      * Whole groups of L rows by gather loads (one column of L rows into one vector store: about 3× faster
-     * than scalar copies, and the pack is a third of a prefill GEMM's time at 128 tokens); the last partial
+     * than scalar copies, and the pack was a third of a prefill GEMM's time at 128 tokens); the last partial
      * group, and the zero rows after it, element by element.
      */
     @Override
-    public void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int[] index) {
-        int tile = rowTile();
+    public void packTransposed(float[] src, int base, int stride, int rows, int len, float[] wt, int tile,
+                               int[] index) {
         int whole = rows / L * L;
         for (int j = 0; j < L; j++) {
             index[j] = j * stride;
@@ -794,7 +794,7 @@ final class SimdKernels implements Kernels {
             }
         }
         if (whole < tile) {
-            ScalarKernels.packColumns(src, base, stride, whole, rows, tile, len, wt, tile);
+            ScalarKernels.packColumns(src, base, stride, whole, rows, tile, len, wt);
         }
     }
 
