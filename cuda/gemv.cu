@@ -1,9 +1,11 @@
 // gemv.cu — projections of a few tokens (decode): out (+)= x · Wᵀ, bound by streaming W once.
 //
 // Layout: x [n, in] activations (A = f16 | bf16), row stride xStride elements; W [outFeatures, in] row-major,
-// contiguous (W = f32 | f16 | bf16); out [n, outFeatures] (O = f32 | f16 | bf16), row stride outStride.
+// contiguous (W = f32 | f16 | bf16, or ggml blocks q8_0 | q4_0 | q4_k | q5_k | q6_k, rows of whole blocks:
+// see attnrt_quant.cuh); out [n, outFeatures] (O = f32 | f16 | bf16), row stride outStride.
 // n <= 8 tokens. Requirements (the host checks the first two): in % 8 == 0, xStride % 8 == 0, x and W
-// 16-byte aligned (every 8-element chunk is one 16-byte access, two for f32 W).
+// 16-byte aligned (every 8-element chunk is one 16-byte access, two for f32 W; a quantized chunk is the
+// 8-16 bytes of its quants plus its block's scales, which the lanes of one block share through L1).
 //
 //   CTA = 8 warps = 32 consecutive output rows; warp w owns rows 4w .. 4w+3 of the CTA's tile
 //
@@ -23,13 +25,13 @@
 //
 // Kernels:
 //   gemv_<A>_<W>_<O>(const A* x, int xStride, const W* w, O* out, int outStride, int n, int in,
-//                    int outFeatures, int accumulate)                       (A x W x O: 18 kernels)
+//                    int outFeatures, int accumulate)              (A x W x O: 18 + 30 quantized kernels)
 //       out[t][j] = round_O(sum_k x[t][k] * w[j][k]  (+ out[t][j] when accumulate != 0)), fp32 throughout,
 //       one rounding. Only rows t < n, columns j < outFeatures of out are touched.
 //       LAUNCH: grid = (ceil(outFeatures / 32), 1, 1), block = (256, 1, 1), smem 0, no workspace.
 //
 //   gemv_splitk_<A>_<W>(const A* x, int xStride, const W* w, float* ws, int n, int in, int outFeatures)
-//       (A x W: 6 kernels) the same tile over the K range of split s = blockIdx.y: with chunks = in / 8 and
+//       (A x W: 6 + 10 quantized kernels) the same tile over the K range of split s = blockIdx.y: with chunks = in / 8 and
 //       per = ceil(chunks / gridDim.y), split s covers chunks [s*per, min(chunks, (s+1)*per)) (possibly
 //       empty: its partials are then 0). Writes the fp32 partial sums to ws[s][t][j] (dense [splits, n,
 //       outFeatures]); every element of that box is written.
@@ -50,6 +52,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "attnrt_elem.cuh"
+#include "attnrt_quant.cuh"
 
 namespace {
 
@@ -61,26 +64,63 @@ constexpr int kMaxTokens = 8;
 constexpr int kSteps = 2;  // chunk steps whose loads are issued before their FMAs
 static_assert(kMaxTokens * kRowsPerWarp == 32, "the transposing reduction hands one value to each lane");
 
-// Eight consecutive elements as raw 16-byte words (one for 16-bit types, two for f32): loads are issued
-// into these and converted only when used, so they stay in flight together.
-template <typename T> struct Chunk {
+// Eight consecutive elements as raw 16-byte words (one for 16-bit types, two for f32), or for a quantized W
+// the raw loads of one chunk (attnrt_quant.cuh): loads are issued into these and converted only when used,
+// so they stay in flight together.
+template <typename T, bool kQuant = IsQuant<T>::value> struct Chunk {
     static constexpr int kWords = sizeof(T) * 8 / 16;
     uint4 raw[kWords];
 };
+template <typename Q> struct Chunk<Q, true> { QChunk<Q> q; };
 
-template <typename T> __device__ __forceinline__ void load_streamed(Chunk<T>& c, const T* p) {
-ATTNRT_UNROLL
-    for (int h = 0; h < Chunk<T>::kWords; ++h) c.raw[h] = __ldcs(reinterpret_cast<const uint4*>(p) + h);
-}
 template <typename T> __device__ __forceinline__ void load_cached(Chunk<T>& c, const T* p) {
 ATTNRT_UNROLL
     for (int h = 0; h < Chunk<T>::kWords; ++h) c.raw[h] = __ldg(reinterpret_cast<const uint4*>(p) + h);
 }
-template <typename T> __device__ __forceinline__ void widen(const Chunk<T>& c, float (&v)[8]) {
-    T e[8];
-    memcpy(static_cast<void*>(e), c.raw, sizeof(e));
+
+// Row `row` of W (in elements; whole blocks for a quantized W).
+template <typename W> __device__ __forceinline__ const W* weight_row(const W* w, long long row, int in) {
+    if constexpr (IsQuant<W>::value) {
+        return reinterpret_cast<const W*>(qrow(w, row, in));
+    } else {
+        return w + row * in;
+    }
+}
+
+// Chunk c (elements 8c .. 8c+7) of a weight row, through ld.global.cs.
+template <typename W> __device__ __forceinline__ void load_weights(Chunk<W>& c, const W* row, int chunk) {
+    if constexpr (IsQuant<W>::value) {
+        qload<true>(c.q, reinterpret_cast<const uint8_t*>(row), chunk);
+    } else {
 ATTNRT_UNROLL
-    for (int i = 0; i < 8; ++i) v[i] = to_f(e[i]);
+        for (int h = 0; h < Chunk<W>::kWords; ++h) c.raw[h] = __ldcs(reinterpret_cast<const uint4*>(row + 8 * chunk) + h);
+    }
+}
+
+template <typename T> __device__ __forceinline__ void widen(const Chunk<T>& c, float (&v)[8]) {
+    if constexpr (IsQuant<T>::value) {
+        qwiden(c.q, v);
+    } else {
+        T e[8];
+        memcpy(static_cast<void*>(e), c.raw, sizeof(e));
+ATTNRT_UNROLL
+        for (int i = 0; i < 8; ++i) v[i] = to_f(e[i]);
+    }
+}
+
+// One step of the transposing reduction per offset S = 16, 8, .., 1, as a template so every index into v
+// is a constant (a runtime loop over S left v in local memory in the larger variants: 128-byte stack).
+template <int S> __device__ __forceinline__ void butterfly(float (&v)[32], int lane) {
+    if constexpr (S > 0) {
+        const bool upper = (lane & S) != 0;
+ATTNRT_UNROLL
+        for (int i = 0; i < S; ++i) {
+            const float send = upper ? v[i] : v[i + S];
+            const float keep = upper ? v[i + S] : v[i];
+            v[i] = keep + __shfl_xor_sync(kFull, send, S);
+        }
+        butterfly<S / 2>(v, lane);
+    }
 }
 
 // The sums of one CTA tile over chunks [cBegin, cEnd); on return lane L of each warp holds the warp-wide
@@ -92,7 +132,7 @@ __device__ __forceinline__ float gemv_tile(const A* x, int xStride, const W* w, 
     // Rows past the end load the last row (valid memory); their sums are never stored.
     const W* wr[kRowsPerWarp];
 ATTNRT_UNROLL
-    for (int r = 0; r < kRowsPerWarp; ++r) wr[r] = w + (long long)min(row0 + r, outFeatures - 1) * in;
+    for (int r = 0; r < kRowsPerWarp; ++r) wr[r] = weight_row(w, min(row0 + r, outFeatures - 1), in);
 
     float acc[kMaxTokens][kRowsPerWarp];
 ATTNRT_UNROLL
@@ -106,7 +146,7 @@ ATTNRT_UNROLL
         for (int s = 0; s < kSteps; ++s) {
             const int c = min(c0 + 32 * s, cEnd - 1);  // a step past the end re-reads a valid chunk, unused
 ATTNRT_UNROLL
-            for (int r = 0; r < kRowsPerWarp; ++r) load_streamed(wc[s][r], wr[r] + 8 * c);
+            for (int r = 0; r < kRowsPerWarp; ++r) load_weights(wc[s][r], wr[r], c);
         }
 ATTNRT_UNROLL
         for (int s = 0; s < kSteps; ++s) {
@@ -136,16 +176,7 @@ ATTNRT_UNROLL
     for (int t = 0; t < kMaxTokens; ++t)
 ATTNRT_UNROLL
         for (int r = 0; r < kRowsPerWarp; ++r) v[t * kRowsPerWarp + r] = acc[t][r];
-ATTNRT_UNROLL
-    for (int s = 16; s > 0; s >>= 1) {
-        const bool upper = (lane & s) != 0;
-ATTNRT_UNROLL
-        for (int i = 0; i < s; ++i) {
-            const float send = upper ? v[i] : v[i + s];
-            const float keep = upper ? v[i + s] : v[i];
-            v[i] = keep + __shfl_xor_sync(kFull, send, s);
-        }
-    }
+    butterfly<16>(v, lane);
     return v[0];
 }
 
@@ -215,6 +246,38 @@ extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_bf16_f32(GEMV_A
 extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_bf16_f16(GEMV_ARGS(__nv_bfloat16, __nv_bfloat16, __half)) { gemv_impl(GEMV_PASS); }
 extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_bf16_bf16(GEMV_ARGS(__nv_bfloat16, __nv_bfloat16, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
 
+// Quantized weights (attnrt_quant.cuh): the same tile, each chunk decoded from its block as it is used.
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q8_0_f32(GEMV_ARGS(__half, q8_0, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q8_0_f16(GEMV_ARGS(__half, q8_0, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q8_0_bf16(GEMV_ARGS(__half, q8_0, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_0_f32(GEMV_ARGS(__half, q4_0, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_0_f16(GEMV_ARGS(__half, q4_0, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_0_bf16(GEMV_ARGS(__half, q4_0, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_k_f32(GEMV_ARGS(__half, q4_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_k_f16(GEMV_ARGS(__half, q4_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q4_k_bf16(GEMV_ARGS(__half, q4_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q5_k_f32(GEMV_ARGS(__half, q5_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q5_k_f16(GEMV_ARGS(__half, q5_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q5_k_bf16(GEMV_ARGS(__half, q5_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q6_k_f32(GEMV_ARGS(__half, q6_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q6_k_f16(GEMV_ARGS(__half, q6_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_f16_q6_k_bf16(GEMV_ARGS(__half, q6_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q8_0_f32(GEMV_ARGS(__nv_bfloat16, q8_0, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q8_0_f16(GEMV_ARGS(__nv_bfloat16, q8_0, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q8_0_bf16(GEMV_ARGS(__nv_bfloat16, q8_0, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_0_f32(GEMV_ARGS(__nv_bfloat16, q4_0, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_0_f16(GEMV_ARGS(__nv_bfloat16, q4_0, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_0_bf16(GEMV_ARGS(__nv_bfloat16, q4_0, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_k_f32(GEMV_ARGS(__nv_bfloat16, q4_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_k_f16(GEMV_ARGS(__nv_bfloat16, q4_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q4_k_bf16(GEMV_ARGS(__nv_bfloat16, q4_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q5_k_f32(GEMV_ARGS(__nv_bfloat16, q5_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q5_k_f16(GEMV_ARGS(__nv_bfloat16, q5_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q5_k_bf16(GEMV_ARGS(__nv_bfloat16, q5_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q6_k_f32(GEMV_ARGS(__nv_bfloat16, q6_k, float)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q6_k_f16(GEMV_ARGS(__nv_bfloat16, q6_k, __half)) { gemv_impl(GEMV_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_bf16_q6_k_bf16(GEMV_ARGS(__nv_bfloat16, q6_k, __nv_bfloat16)) { gemv_impl(GEMV_PASS); }
+
 #define SPLITK_ARGS(A, W) const A* x, int xStride, const W* w, float* ws, int n, int in, int outFeatures
 #define SPLITK_PASS x, xStride, w, ws, n, in, outFeatures
 
@@ -224,6 +287,17 @@ extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_bf16(SPLI
 extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_f32(SPLITK_ARGS(__nv_bfloat16, float)) { gemv_splitk_impl(SPLITK_PASS); }
 extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_f16(SPLITK_ARGS(__nv_bfloat16, __half)) { gemv_splitk_impl(SPLITK_PASS); }
 extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_bf16(SPLITK_ARGS(__nv_bfloat16, __nv_bfloat16)) { gemv_splitk_impl(SPLITK_PASS); }
+
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_q8_0(SPLITK_ARGS(__half, q8_0)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_q4_0(SPLITK_ARGS(__half, q4_0)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_q4_k(SPLITK_ARGS(__half, q4_k)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_q5_k(SPLITK_ARGS(__half, q5_k)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_f16_q6_k(SPLITK_ARGS(__half, q6_k)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_q8_0(SPLITK_ARGS(__nv_bfloat16, q8_0)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_q4_0(SPLITK_ARGS(__nv_bfloat16, q4_0)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_q4_k(SPLITK_ARGS(__nv_bfloat16, q4_k)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_q5_k(SPLITK_ARGS(__nv_bfloat16, q5_k)) { gemv_splitk_impl(SPLITK_PASS); }
+extern "C" __global__ void __launch_bounds__(kThreads) gemv_splitk_bf16_q6_k(SPLITK_ARGS(__nv_bfloat16, q6_k)) { gemv_splitk_impl(SPLITK_PASS); }
 
 #define FINISH_ARGS(O) const float* ws, int splits, O* out, int outStride, int n, int outFeatures, int accumulate
 #define FINISH_PASS ws, splits, out, outStride, n, outFeatures, accumulate
