@@ -91,9 +91,23 @@ public final class DeviceOpSuite {
                 OpSuite.linear(40, 128, 96, DType.BF16, false, true),
                 OpSuite.linear(17, 128, 67, DType.F16),
                 OpSuite.linear(33, 96, 64, DType.F32),
-                // GGUF weights: decoded on upload into the device's weight dtype (no quantized kernels yet)
-                OpSuite.linearQuantized(1, 256, 33, DType.Q4_K, false),
+                // GGUF weights kept as blocks: every type through the GEMV (split-K for 1024 inputs over 33
+                // rows), through decoded slices and the GEMM (130 rows: two slices when the test forces
+                // 128-row slices), and in embedding lookups
+                OpSuite.linearQuantized(1, 1024, 33, DType.Q8_0, false),
+                OpSuite.linearQuantized(3, 96, 67, DType.Q4_0, true),
+                OpSuite.linearQuantized(8, 256, 40, DType.Q4_K, true),
+                OpSuite.linearQuantized(1, 512, 129, DType.Q5_K, false),
+                OpSuite.linearQuantized(5, 768, 33, DType.Q6_K, true),
                 OpSuite.linearQuantized(12, 64, 40, DType.Q8_0, true),
+                OpSuite.linearQuantized(33, 96, 64, DType.Q4_0, true),
+                OpSuite.linearQuantized(9, 256, 130, DType.Q4_K, false),
+                OpSuite.linearQuantized(10, 512, 130, DType.Q5_K, true),
+                OpSuite.linearQuantized(17, 256, 33, DType.Q6_K, false),
+                OpSuite.gatherRowsQuantized(30, 64, 5, DType.Q8_0),
+                OpSuite.gatherRowsQuantized(30, 96, 4, DType.Q4_0),
+                OpSuite.gatherRowsQuantized(20, 256, 3, DType.Q4_K),
+                OpSuite.gatherRowsQuantized(20, 512, 3, DType.Q5_K),
                 OpSuite.gatherRowsQuantized(40, 256, 3, DType.Q6_K),
                 OpSuite.rmsNorm(1, 64, DType.F32, 1e-5f, false),
                 OpSuite.rmsNormHeads(3, 4, 64, DType.BF16),

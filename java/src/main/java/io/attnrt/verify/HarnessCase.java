@@ -291,10 +291,9 @@ final class HarnessCase implements OpCase {
          * and converted where the backend stores such weights in another dtype.
          */
         Tensor uploadQuantized(byte[] blocks, DType type, int... shape) {
-            // A backend that computes in 16 bits keeps GGUF weights decoded in its activation dtype (as model
-            // loading uploads them); in such a run the reference gets the same decoded, rounded weights.
-            DType target = backend.weightDType(type) != type ? backend.weightDType(type)
-                    : inputs != DType.F32 ? inputs : type;
+            // A backend without kernels for the type keeps such weights decoded in its weight dtype (as model
+            // loading uploads them); the reference reads the blocks themselves, which decode to the same values.
+            DType target = backend.weightDType(type);
             Tensor t;
             if (target == type) {
                 t = backend.uploadRaw(java.nio.ByteBuffer.wrap(blocks), type, shape);

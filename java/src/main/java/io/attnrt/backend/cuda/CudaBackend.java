@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * projections of more than 8 tokens when {@code libcublas.so.12} is there (the own tensor-core GEMM
  * otherwise), all on the null stream in issue order. Activations are BF16 (or F16 with
  * {@code -Dattnrt.cuda.activations=f16}); F32 weights are converted to the activation dtype on upload
- * unless {@code -Dattnrt.cuda.weights=keep}. Index metadata goes up once per step ({@link DeviceInts}).
+ * unless {@code -Dattnrt.cuda.weights=keep}; block-quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay
+ * quantized in device memory, decoded chunk by chunk by the decode GEMV and into the activation dtype for
+ * prefill GEMMs and embedding lookups. Index metadata goes up once per step ({@link DeviceInts}).
  *
  * <p>{@code -Dattnrt.cuda.sync=true} synchronises after every launch so that an asynchronous kernel fault
  * is reported against the kernel that caused it.
@@ -106,12 +108,20 @@ public final class CudaBackend implements Backend, RandomFill {
 
     @Override
     public DType weightDType(DType stored) {
+        if (stored.isQuantized()) {
+            return stored;
+        }
         return stored == DType.F32 && keepF32Weights ? DType.F32 : activations;
     }
 
     /** The device's streaming multiprocessors (the split-KV heuristic sizes its grid by them). */
     public int smCount() {
         return device.smCount;
+    }
+
+    /** Tests: decode a quantized weight for a prefill GEMM in slices of at most {@code bytes} (0 = 64 MiB). */
+    void forceDequantSliceBytes(long bytes) {
+        linear.forceSliceBytes(bytes);
     }
 
     /** Tests: split every decode's context into {@code n} parts (0 = the heuristic). */
@@ -135,10 +145,6 @@ public final class CudaBackend implements Backend, RandomFill {
     }
 
     private CudaTensor raw(DType dtype, int... shape) {
-        if (dtype.isQuantized()) { // weightDType maps them to the activation dtype, so model loading decodes them
-            throw new IllegalArgumentException("the cuda backend has no " + dtype + " kernels: upload such weights "
-                    + "decoded, as " + weightDType(dtype));
-        }
         CudaTensor probe = new CudaTensor(this, dtype, new CUdeviceptr(), shape);
         long bytes = Math.max(probe.byteSize(), 1);
         CudaTensor.Address p = new CudaTensor.Address();
@@ -154,6 +160,10 @@ public final class CudaBackend implements Backend, RandomFill {
 
     @Override
     public Tensor upload(float[] data, DType dtype, int... shape) {
+        if (dtype.isQuantized()) {
+            throw new IllegalArgumentException("upload as " + dtype + ": attnrt does not quantize; upload "
+                    + dtype + " weights as raw blocks (uploadRaw)");
+        }
         CudaTensor t = raw(dtype, shape);
         try {
             write(t, data);
@@ -204,6 +214,11 @@ public final class CudaBackend implements Backend, RandomFill {
                     out[i] = bf ? HalfFloats.bf16ToFloat(bits[i]) : HalfFloats.f16ToFloat(bits[i]);
                 }
             }
+            default -> { // block-quantized: the raw blocks, decoded here exactly as every backend decodes them
+                byte[] blocks = new byte[Math.toIntExact(c.byteSize())];
+                cuMemcpyDtoH(Pointer.to(blocks), c.ptr, blocks.length);
+                io.attnrt.tensor.Quant.dequantize(c.dtype(), blocks, 0, out, 0, n);
+            }
         }
         return out;
     }
@@ -211,6 +226,10 @@ public final class CudaBackend implements Backend, RandomFill {
     @Override
     public void write(Tensor dst, float[] data) {
         CudaTensor c = own(dst, "write");
+        if (c.dtype().isQuantized()) {
+            throw new IllegalArgumentException(c.describe() + ": attnrt does not quantize; upload " + c.dtype()
+                    + " weights as raw blocks (uploadRaw)");
+        }
         if (data.length != c.numel()) {
             throw new IllegalArgumentException("write: " + data.length + " values for " + c.describe());
         }
@@ -289,7 +308,11 @@ public final class CudaBackend implements Backend, RandomFill {
             case F32 -> "f32";
             case F16 -> "f16";
             case BF16 -> "bf16";
-            default -> throw new IllegalArgumentException("no " + t + " kernels on the cuda backend");
+            case Q8_0 -> "q8_0";
+            case Q4_0 -> "q4_0";
+            case Q4_K -> "q4_k";
+            case Q5_K -> "q5_k";
+            case Q6_K -> "q6_k";
         };
     }
 
@@ -349,6 +372,11 @@ public final class CudaBackend implements Backend, RandomFill {
             return;
         }
         int cols = table.dim(1);
+        if (table.dtype().isQuantized()) { // rows of whole blocks (OpChecks), so cols % 32 == 0 for store8
+            launch("dequant_rows_" + sfx(table.dtype()) + "_" + sfx(out.dtype()), rows.length, 1, 1, 128, 0,
+                    ptr(table), table.dim(0), cols, ints.of(rows), 0, rows.length, ptr(out), cols);
+            return;
+        }
         launch("gather_rows_" + sfx(table.dtype()) + "_" + sfx(out.dtype()), rows.length, 1, 1, 128, 0,
                 ptr(table), table.dim(0), ints.of(rows), rows.length, cols, ptr(out), cols);
     }

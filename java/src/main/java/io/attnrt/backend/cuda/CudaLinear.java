@@ -14,6 +14,8 @@ import org.slf4j.LoggerFactory;
  *       all tokens — the path that decides decode speed;</li>
  *   <li>more tokens, W in the activation dtype: cuBLAS GemmEx on tensor cores, or the project's own
  *       {@code gemm_A_O} (mma.sync) when cuBLAS is unavailable or {@code -Dattnrt.cuda.gemm=own};</li>
+ *   <li>block-quantized W: slices of at most {@link #DEQUANT_SLICE_BYTES} decoded into the activation dtype
+ *       ({@code dequant_rows_Q_A}), each fed to that GEMM for its columns of out;</li>
  *   <li>F32 weights (kept with {@code -Dattnrt.cuda.weights=keep}): {@code gemm_simt_A_f32_O};
  *       16-bit weights of the other 16-bit type are widened to F32 in a workspace first (exact).</li>
  * </ul>
@@ -25,12 +27,20 @@ final class CudaLinear implements AutoCloseable {
     static final int GEMV_ROWS_PER_CTA = 32;
     /** Dynamic shared memory of gemm_A_O: 4 stages x (128 + 128) rows x 32 k x 2 bytes (cuda/gemm.cu). */
     static final int GEMM_SMEM = 4 * 256 * 32 * 2;
+    /**
+     * Workspace of a quantized weight decoded for a prefill GEMM: 64 MiB is 8192 rows of 4096 BF16 inputs,
+     * so a large projection takes a few GEMMs of thousands of columns each (still full tensor-core tiles),
+     * and the device never holds a decoded copy of a whole large matrix.
+     */
+    static final long DEQUANT_SLICE_BYTES = 64L << 20;
 
     private final CudaBackend be;
     private final CublasGemm cublas;
     private final String path;
     private final Workspace widened = new Workspace();
     private final Workspace partials = new Workspace();
+    private final Workspace decoded = new Workspace();
+    private long sliceBytes = DEQUANT_SLICE_BYTES;
 
     CudaLinear(CudaBackend be, String mode) {
         this.be = be;
@@ -86,19 +96,25 @@ final class CudaLinear implements AutoCloseable {
                     0, ws, splits, out.ptr, outFeatures, n, outFeatures, acc);
             return;
         }
-        if (w.dtype() == a) {
-            if (cublas != null) {
-                cublas.gemm(a, o, x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, accumulate);
-                return;
+        if (w.dtype().isQuantized()) {
+            // Rows are whole blocks (32 or 256 elements), so in % 8 == 0 and every slice start stays aligned.
+            long rowBytes = 2L * in;
+            int sliceRows = sliceRows(outFeatures, rowBytes, sliceBytes);
+            CUdeviceptr slice = decoded.get(rowBytes * sliceRows);
+            for (int j0 = 0; j0 < outFeatures; j0 += sliceRows) {
+                int rows = Math.min(sliceRows, outFeatures - j0);
+                be.launch("dequant_rows_" + sfx(w.dtype()) + "_" + sfx(a), rows, 1, 1, 128, 0,
+                        w.ptr, outFeatures, in, Kernel.NULL, j0, rows, slice, in);
+                gemm16(a, o, x.ptr, slice, out.ptr.withByteOffset((long) j0 * o.byteSize()), outFeatures, n, in, rows,
+                        accumulate);
             }
-            if (in % 8 == 0) {
-                // xStride = in here, so in % 8 == 0 also gives the kernel's xStride % 8 == 0 (16-byte cp.async).
-                be.launch("gemm_" + sfx(a) + "_" + sfx(o), ceil(outFeatures, 128), ceil(n, 128), 1, 256, GEMM_SMEM,
-                        x.ptr, in, w.ptr, out.ptr, outFeatures, n, in, outFeatures, acc);
-                return;
-            }
-            // Rows that cp.async cannot copy in 16-byte chunks: the SIMT GEMM on a widened copy (exact).
+            return;
         }
+        if (w.dtype() == a && (cublas != null || in % 8 == 0)) {
+            gemm16(a, o, x.ptr, w.ptr, out.ptr, outFeatures, n, in, outFeatures, accumulate);
+            return;
+        }
+        // 16-bit rows that cp.async cannot copy in 16-byte chunks: the SIMT GEMM on a widened copy (exact).
         CUdeviceptr w32 = w.ptr;
         if (w.dtype() != DType.F32) {
             long elems = w.numel();
@@ -108,6 +124,31 @@ final class CudaLinear implements AutoCloseable {
         }
         be.launch("gemm_simt_" + sfx(a) + "_f32_" + sfx(o), ceil(outFeatures, 64), ceil(n, 64), 1, 256, 0,
                 x.ptr, in, w32, out.ptr, outFeatures, n, in, outFeatures, acc);
+    }
+
+    /** Rows of one decoded slice: as many whole 128-row GEMM tiles as fit in {@code budget}, at least one. */
+    static int sliceRows(int outFeatures, long rowBytes, long budget) {
+        return (int) Math.min(outFeatures, Math.max(128, budget / rowBytes / 128 * 128));
+    }
+
+    /** Tests: decode quantized weights for prefill in slices of at most {@code bytes} (0 = the default). */
+    void forceSliceBytes(long bytes) {
+        sliceBytes = bytes > 0 ? bytes : DEQUANT_SLICE_BYTES;
+    }
+
+    /**
+     * {@code out[0..n) × [0..outFeatures) (+)= x · wᵀ} with x and w both in the 16-bit dtype {@code a}, out's rows
+     * {@code outStride} apart: cuBLAS, or the own GEMM (which needs {@code in % 8 == 0}: xStride = in, so that
+     * also gives its xStride % 8 == 0 for 16-byte cp.async).
+     */
+    private void gemm16(DType a, DType o, CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, int outStride, int n, int in,
+                        int outFeatures, boolean accumulate) {
+        if (cublas != null) {
+            cublas.gemm(a, o, x, in, w, out, outStride, n, in, outFeatures, accumulate);
+            return;
+        }
+        be.launch("gemm_" + sfx(a) + "_" + sfx(o), ceil(outFeatures, 128), ceil(n, 128), 1, 256, GEMM_SMEM,
+                x, in, w, out, outStride, n, in, outFeatures, accumulate ? 1 : 0);
     }
 
     /**
@@ -131,6 +172,7 @@ final class CudaLinear implements AutoCloseable {
     public void close() {
         widened.close();
         partials.close();
+        decoded.close();
         if (cublas != null) {
             cublas.close();
         }

@@ -58,6 +58,28 @@ class CudaBackendOpsTest {
     void activationsAreSixteenBit() {
         assertEquals(DType.BF16, cuda.activationDType());
         assertEquals(DType.BF16, cuda.weightDType(DType.F32));
+        for (DType q : new DType[] {DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q6_K}) {
+            assertEquals(q, cuda.weightDType(q), "quantized weights stay blocks on the device");
+        }
+    }
+
+    /** Quantized prefill projections with the weight decoded in 128-row slices: out = 130 takes two GEMMs. */
+    @TestFactory
+    Stream<DynamicTest> quantizedGemmInSlicesMatchesTheReference() {
+        List<OpCase> cases = DeviceOpSuite.rest().stream()
+                .filter(c -> c.op().equals("linear") && c.shape().contains("weight=Q")
+                        && Integer.parseInt(c.shape().replaceAll("^N=(\\d+).*", "$1")) > CudaLinear.GEMV_MAX_TOKENS)
+                .toList();
+        assertTrue(cases.stream().anyMatch(c -> c.shape().contains("OUT=130")), "a case that spans two slices");
+        return cases.stream().map(c -> DynamicTest.dynamicTest("128-row slices " + c.shape(), () -> {
+            cuda.forceDequantSliceBytes(1);
+            try {
+                OpResult r = c.run(cuda, reference);
+                assertTrue(r.passed(), r.summary());
+            } finally {
+                cuda.forceDequantSliceBytes(0);
+            }
+        }));
     }
 
     @TestFactory
