@@ -13,6 +13,14 @@ public final class OpChecks {
     private OpChecks() {
     }
 
+    /** Float values written into {@code what} of {@code dtype}: refused for block-quantized types. */
+    public static void floatValuesInto(String what, DType dtype) {
+        if (dtype.isQuantized()) {
+            throw new IllegalArgumentException(what + ": attnrt does not quantize; upload " + dtype
+                    + " weights as raw blocks (uploadRaw)");
+        }
+    }
+
     public static void gatherRows(Tensor table, int[] rows, Tensor out) {
         rank("gatherRows", "table", table, 2);
         matrix("gatherRows", "out", out, rows.length, table.dim(1));

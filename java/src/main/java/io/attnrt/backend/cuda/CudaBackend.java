@@ -17,6 +17,7 @@ import io.attnrt.backend.SamplingParams;
 import io.attnrt.backend.Tensor;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
+import io.attnrt.tensor.Quant;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
@@ -160,10 +161,7 @@ public final class CudaBackend implements Backend, RandomFill {
 
     @Override
     public Tensor upload(float[] data, DType dtype, int... shape) {
-        if (dtype.isQuantized()) {
-            throw new IllegalArgumentException("upload as " + dtype + ": attnrt does not quantize; upload "
-                    + dtype + " weights as raw blocks (uploadRaw)");
-        }
+        OpChecks.floatValuesInto("upload as " + dtype, dtype);
         CudaTensor t = raw(dtype, shape);
         try {
             write(t, data);
@@ -217,7 +215,7 @@ public final class CudaBackend implements Backend, RandomFill {
             default -> { // block-quantized: the raw blocks, decoded here exactly as every backend decodes them
                 byte[] blocks = new byte[Math.toIntExact(c.byteSize())];
                 cuMemcpyDtoH(Pointer.to(blocks), c.ptr, blocks.length);
-                io.attnrt.tensor.Quant.dequantize(c.dtype(), blocks, 0, out, 0, n);
+                Quant.dequantize(c.dtype(), blocks, 0, out, 0, n);
             }
         }
         return out;
@@ -226,10 +224,7 @@ public final class CudaBackend implements Backend, RandomFill {
     @Override
     public void write(Tensor dst, float[] data) {
         CudaTensor c = own(dst, "write");
-        if (c.dtype().isQuantized()) {
-            throw new IllegalArgumentException(c.describe() + ": attnrt does not quantize; upload " + c.dtype()
-                    + " weights as raw blocks (uploadRaw)");
-        }
+        OpChecks.floatValuesInto(c.describe(), c.dtype());
         if (data.length != c.numel()) {
             throw new IllegalArgumentException("write: " + data.length + " values for " + c.describe());
         }

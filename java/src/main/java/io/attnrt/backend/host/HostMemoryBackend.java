@@ -1,6 +1,7 @@
 package io.attnrt.backend.host;
 
 import io.attnrt.backend.Backend;
+import io.attnrt.backend.OpChecks;
 import io.attnrt.tensor.DType;
 import io.attnrt.tensor.HalfFloats;
 import io.attnrt.backend.Tensor;
@@ -22,10 +23,7 @@ public abstract class HostMemoryBackend implements Backend {
 
     @Override
     public Tensor upload(float[] data, DType dtype, int... shape) {
-        if (dtype.isQuantized()) {
-            throw new IllegalArgumentException("upload as " + dtype + ": attnrt does not quantize; upload "
-                    + dtype + " weights as raw blocks (uploadRaw)");
-        }
+        OpChecks.floatValuesInto("upload as " + dtype, dtype);
         HostTensor t = (HostTensor) allocate(dtype, shape);
         if (data.length != t.numel()) {
             free(t);
@@ -74,10 +72,7 @@ public abstract class HostMemoryBackend implements Backend {
     }
 
     private static void fill(HostTensor t, float[] data) {
-        if (t.dtype().isQuantized()) {
-            throw new IllegalArgumentException(t.describe() + ": attnrt does not quantize; upload " + t.dtype()
-                    + " weights as raw blocks (uploadRaw)");
-        }
+        OpChecks.floatValuesInto(t.describe(), t.dtype());
         if (t.dtype() == DType.F32) {
             System.arraycopy(data, 0, t.f32(), 0, data.length);
         } else if (t.dtype() == DType.BF16) {
