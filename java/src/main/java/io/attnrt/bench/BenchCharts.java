@@ -57,9 +57,16 @@ public final class BenchCharts {
      * @param noise   parts of the config that vary with x without making another line (stripped from the key)
      * @param y       the figure plotted
      * @param limit   per-row machine limit in y's unit (NaN: none), drawn as a dashed line of its own
+     * @param limitName    what the limit line is called
+     * @param limitPerImpl one limit line per impl rather than per shape
      */
     record Spec(String section, String what, Pattern x, String xLabel, List<Pattern> noise, String yLabel,
-                ToDoubleFunction<BenchRow> y, ToDoubleFunction<BenchRow> limit, boolean bandwidthMarker) {
+                ToDoubleFunction<BenchRow> y, ToDoubleFunction<BenchRow> limit, boolean bandwidthMarker,
+                String limitName, boolean limitPerImpl) {
+        Spec(String section, String what, Pattern x, String xLabel, List<Pattern> noise, String yLabel,
+             ToDoubleFunction<BenchRow> y, ToDoubleFunction<BenchRow> limit, boolean bandwidthMarker) {
+            this(section, what, x, xLabel, noise, yLabel, y, limit, bandwidthMarker, "bandwidth limit", false);
+        }
     }
 
     private static final Pattern EMULATED = Pattern.compile("\\s*\\[EMULATED[^]]*]");
@@ -77,7 +84,10 @@ public final class BenchCharts {
                     BenchRow::tokensPerS, BenchCharts::decodeLimit, false),
             new Spec("model-prefill", "whole-model prefill throughput", Pattern.compile("\\bbatch (\\d+)"),
                     "batch (sequences prefilled together)", List.of(EMULATED), "tokens/s", BenchRow::tokensPerS,
-                    r -> Double.NaN, false));
+                    r -> Double.NaN, false),
+            new Spec("linear", "F32 projection (GEMV to N ≤ 8, GEMM beyond)", Pattern.compile("\\bN=(\\d+)"),
+                    "tokens N", List.of(EMULATED), "GFLOP/s  (2·N·OUT·IN)", BenchRow::gflops,
+                    BenchCharts::fmaPeakLimit, false, "FMA peak", true));
 
     private BenchCharts() {
     }
@@ -163,6 +173,11 @@ public final class BenchCharts {
     }
 
     /** A model-decode row's bandwidth limit in tokens/s: its tokens/s ÷ its ratio to that limit. */
+    private static double fmaPeakLimit(BenchRow r) {
+        return r.versus() != null && r.versus().startsWith("of fma-peak") && r.ratio() > 0
+                ? r.gflops() / r.ratio() : Double.NaN;
+    }
+
     private static double decodeLimit(BenchRow r) {
         return r.versus() != null && r.versus().startsWith("of bandwidth limit") && r.ratio() > 0
                 ? r.tokensPerS() / r.ratio() : Double.NaN;
@@ -206,7 +221,9 @@ public final class BenchCharts {
             lines.computeIfAbsent(name, k -> new Line(k, key, kind, new TreeMap<>())).points().put(x, y);
             double limit = spec.limit().applyAsDouble(r);
             if (limit > 0 && !Double.isInfinite(limit)) {
-                String lname = "bandwidth limit — " + (shape.isEmpty() ? r.impl() : shape);
+                // per impl where impls differ in it: the FMA peak of one thread and of all
+                String lname = spec.limitName() + (spec.limitPerImpl() ? ", " + r.impl() : "") + " — "
+                        + (shape.isEmpty() ? r.impl() : shape);
                 limits.computeIfAbsent(lname, k -> new Line(k, key, Kind.LIMIT, new TreeMap<>())).points()
                         .put(x, limit);
             }

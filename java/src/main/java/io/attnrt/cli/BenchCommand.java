@@ -11,6 +11,7 @@ import io.attnrt.bench.BenchReport;
 import io.attnrt.bench.BenchRow;
 import io.attnrt.bench.DecodeBench;
 import io.attnrt.bench.GpuBench;
+import io.attnrt.bench.LinearBench;
 import io.attnrt.bench.BenchCharts;
 import io.attnrt.bench.MachineInfo;
 import io.attnrt.backend.cuda.CudaBackend;
@@ -45,7 +46,8 @@ final class BenchCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--sections", split = ",", defaultValue = "prefill,decode,model,gemv",
-            description = "which of prefill, decode, model, quant (the model in F32, Q8_0, Q4_K, Q6_K), serve, sampling, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
+            description = "which of prefill, decode, model, quant (the model in F32, Q8_0, Q4_K, Q6_K), linear (one F32 "
+                    + "projection against the FMA peak, cpu), serve, sampling, gemv (cuda only) to run (default ${DEFAULT-VALUE})")
     List<String> sections;
 
     @Option(names = "--lengths", split = ",", defaultValue = "128,512,1024,2048,4096,8192,16384",
@@ -87,9 +89,9 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Set<String> run = new LinkedHashSet<>(sections);
         for (String s : run) {
-            if (!List.of("prefill", "decode", "model", "gemv", "serve", "quant", "sampling").contains(s)) {
+            if (!List.of("prefill", "decode", "model", "gemv", "serve", "quant", "sampling", "linear").contains(s)) {
                 throw new IllegalArgumentException("unknown bench section '" + s
-                        + "': choose prefill, decode, model, quant, serve, sampling (and gemv on cuda)");
+                        + "': choose prefill, decode, model, quant, linear, serve, sampling (and gemv on cuda)");
             }
         }
         BackendChoice choice = Backends.create(backend);
@@ -110,12 +112,15 @@ final class BenchCommand implements Callable<Integer> {
                         Double.NaN, bandwidth, Double.NaN, Double.NaN, null, Double.NaN));
             }
             double peak = Double.NaN;
-            if (run.contains("model") || run.contains("prefill")) {
+            int all = be instanceof io.attnrt.backend.cpu.CpuBackend cpu ? cpu.threads()
+                    : Runtime.getRuntime().availableProcessors();
+            int[] peakThreads = all > 1 ? new int[] {1, all} : new int[] {1}; // the last: the backend's threads
+            double[] peaks = new double[peakThreads.length];
+            if (run.contains("model") || run.contains("prefill") || run.contains("linear")) {
                 // the compute limit of prefill: multiply-adds in registers on one core and on all of them
-                int all = be instanceof io.attnrt.backend.cpu.CpuBackend cpu ? cpu.threads()
-                        : Runtime.getRuntime().availableProcessors();
-                for (int t : all > 1 ? new int[] {1, all} : new int[] {1}) { // the last: the backend's threads
-                    peak = FmaPeak.measureGflops(t);
+                for (int i = 0; i < peakThreads.length; i++) {
+                    int t = peakThreads[i];
+                    peak = peaks[i] = FmaPeak.measureGflops(t);
                     report.add(new BenchRow("fma-peak", "registers", t + (t == 1 ? " thread" : " threads")
                             + ", 12 FMA chains, median of 5", Double.NaN, peak, Double.NaN, Double.NaN, Double.NaN,
                             null, Double.NaN));
@@ -136,6 +141,22 @@ final class BenchCommand implements Callable<Integer> {
                 for (DecodeBench.Shape s : decodeShapes()) {
                     labels.add("decode " + s.describe());
                     tasks.add(() -> db.run(s, report));
+                }
+            }
+            if (run.contains("linear")) {
+                if (!(be instanceof io.attnrt.backend.cpu.CpuBackend cpu)) {
+                    throw new IllegalArgumentException("bench section 'linear' measures the cpu backend; on cuda "
+                            + "the projection figures are the 'gemv' and 'model' sections");
+                }
+                // each thread count on a backend of its own, so the one-thread GEMM runs on one core
+                LinearBench lb = new LinearBench(t -> new io.attnrt.backend.cpu.CpuBackend(t, cpu.simd()));
+                for (int i = 0; i < peakThreads.length; i++) {
+                    int t = peakThreads[i];
+                    double p = peaks[i];
+                    for (int[] s : LinearBench.SHAPES) {
+                        labels.add("linear " + s[0] + "x" + s[1] + " " + t + "t");
+                        tasks.add(() -> lb.run(t, p, s[0], s[1], quick ? 128 : Integer.MAX_VALUE, report));
+                    }
                 }
             }
             if (run.contains("model")) {

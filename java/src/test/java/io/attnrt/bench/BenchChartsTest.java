@@ -128,6 +128,26 @@ class BenchChartsTest {
     }
 
     @Test
+    void linearIsChartedAgainstTokensBesideTheFmaPeakOfItsOwnThreadCount(@TempDir Path dir) throws Exception {
+        List<BenchRow> rows = new ArrayList<>();
+        for (int n : new int[] {1, 128}) {
+            rows.add(new BenchRow("linear", "cpu 1 thread", "F32 OUT=512 IN=512 N=" + n, 1e-4, n == 1 ? 20 : 100,
+                    5, NaN, NaN, "of fma-peak 1t", (n == 1 ? 20 : 100) / 200.0));
+            rows.add(new BenchRow("linear", "cpu 2 threads", "F32 OUT=512 IN=512 N=" + n, 1e-4, n == 1 ? 35 : 180,
+                    9, NaN, NaN, "of fma-peak 2t", (n == 1 ? 35 : 180) / 400.0));
+        }
+        BenchCharts.Spec spec = BenchCharts.SPECS.stream().filter(s -> s.section().equals("linear")).findFirst()
+                .orElseThrow();
+        Map<String, BenchCharts.Line> lines = BenchCharts.lines(spec, rows);
+        assertEquals(List.of("cpu 1 thread — F32 OUT=512 IN=512", "cpu 2 threads — F32 OUT=512 IN=512",
+                "FMA peak, cpu 1 thread — F32 OUT=512 IN=512", "FMA peak, cpu 2 threads — F32 OUT=512 IN=512"),
+                List.copyOf(lines.keySet()));
+        assertEquals(200.0, lines.get("FMA peak, cpu 1 thread — F32 OUT=512 IN=512").points().get(128.0), 1e-9);
+        assertEquals(400.0, lines.get("FMA peak, cpu 2 threads — F32 OUT=512 IN=512").points().get(1.0), 1e-9);
+        assertEquals(List.of(dir.resolve("bench-linear.png")), BenchCharts.write(rows, MACHINE, dir));
+    }
+
+    @Test
     void cudaRowsOfOneShapeAreOneLineAlthoughTheirSequenceCountVaries() {
         List<BenchRow> rows = List.of(
                 gflops("prefill-attention", "cuda", "L=512 d=64 h=32/32 causal x32 seqs", 90000),
